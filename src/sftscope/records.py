@@ -1,0 +1,139 @@
+"""The shared vocabulary: one set of names for dataclasses, SQL columns, DataFrames and plot labels.
+
+Names follow DESIGN.md: run, checkpoint, step, task, task_version, domain, example_id, sample_idx, prompt,
+gold, completion, extracted, correct, score, n_tokens. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Domain = Literal["in_domain", "cross_domain", "general", "safety"]
+DOMAINS: tuple[str, ...] = ("in_domain", "cross_domain", "general", "safety")
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+@dataclass
+class SFTRow:
+    """One canonical SFT example (DESIGN.md § Data contract). `extra` keeps any other columns untouched."""
+
+    messages: list[dict[str, str]]
+    response: str
+    answer: str | None = None
+    weight: float = 1.0
+    id: str | None = None
+    source: str | None = None
+    logprobs: list[float] | None = None
+    entropies: list[float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        row = {k: v for k, v in asdict(self).items() if k != "extra"}
+        row.update(self.extra)
+        return row
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A scorer's judgement of one completion. `reason` is a short machine-friendly word or phrase."""
+
+    correct: bool
+    extracted: str | None = None
+    reason: str = ""
+    score: float | None = None  # defaults to 1.0/0.0 from `correct` when None
+
+    @property
+    def value(self) -> float:
+        return float(self.correct) if self.score is None else float(self.score)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Paper defaults (vLLM, temperature 0.6, top_p 0.95, up to 32,768 new tokens)."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 32768
+    n: int = 1
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generation from a backend."""
+
+    text: str
+    n_tokens: int
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """A checkpoint of a run: step 0 is the base model."""
+
+    run: str
+    step: int
+    path: str
+
+
+@dataclass
+class SampleRecord:
+    """One generation with its verdict: the unit that the store keeps and the analysis reads.
+
+    Keyed by (run, checkpoint, task, task_version, example_id, sample_idx).
+    """
+
+    run: str
+    checkpoint: str
+    step: int
+    task: str
+    task_version: str
+    domain: str
+    example_id: str
+    sample_idx: int
+    prompt: str
+    gold: str | None
+    completion: str
+    extracted: str | None
+    correct: bool
+    score: float
+    n_tokens: int
+    finish_reason: str = "stop"
+    sampling: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str, int]:
+        return (self.run, self.checkpoint, self.task, self.task_version, self.example_id, self.sample_idx)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def text_hash(text: str) -> str:
+    """A short stable hash for prompts and rows (sha256, 16 hex digits)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def split_think(text: str) -> tuple[str | None, str]:
+    """Split a response into (think block or None, the part after it).
+
+    A response with an unclosed `<think>` has no answer part: the model ran out before concluding.
+    """
+    close = text.rfind(THINK_CLOSE)
+    if close >= 0:
+        before = text[:close]
+        open_at = before.find(THINK_OPEN)
+        think = before[open_at + len(THINK_OPEN) :] if open_at >= 0 else before
+        return think, text[close + len(THINK_CLOSE) :]
+    if THINK_OPEN in text:
+        return text.split(THINK_OPEN, 1)[1], ""
+    return None, text
