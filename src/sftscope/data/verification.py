@@ -1,0 +1,101 @@
+"""`data verify`: keep the rows whose response's final answer matches their `answer`.
+
+Routing: a row with `numbers` and `target` columns is a Countdown row and is checked in-process by
+`verify_countdown` (it is cheap and cannot hang); every other row goes to Math-Verify in a `MathPool`
+(worker processes with a per-row timeout), scoring the text after `</think>` unless told otherwise.
+A row without an answer is rejected as `no_answer`. The report counts kept rows and rejections by reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sftscope.records import SFTRow, Verdict
+from sftscope.verify.countdown import score_countdown
+from sftscope.verify.math import MathPool
+
+
+@dataclass
+class VerifyReport:
+    rows: int = 0
+    kept: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    timed_out: int = 0
+    unparseable: int = 0
+    countdown_rows: int = 0
+    math_rows: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "kept": self.kept,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "timed_out": self.timed_out,
+            "unparseable": self.unparseable,
+            "countdown_rows": self.countdown_rows,
+            "math_rows": self.math_rows,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds > 0 else None,
+        }
+
+
+def is_countdown(row: SFTRow) -> bool:
+    return "numbers" in row.extra and "target" in row.extra and row.extra["target"] is not None
+
+
+def verify_rows(
+    rows: list[SFTRow],
+    *,
+    workers: int = 2,
+    timeout: float = 5.0,
+    strip_think: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[Verdict]:
+    """One verdict per row, in order."""
+    verdicts: list[Verdict | None] = [None] * len(rows)
+    math_indices = []
+    for i, row in enumerate(rows):
+        if is_countdown(row):
+            numbers = row.extra["numbers"]
+            if not isinstance(numbers, list) or not all(isinstance(n, int) for n in numbers):
+                verdicts[i] = Verdict(False, None, "bad_numbers")
+            else:
+                verdicts[i] = score_countdown(row.response, numbers, int(row.extra["target"]), strip_think=strip_think)
+        elif row.answer is None or not row.answer.strip():
+            verdicts[i] = Verdict(False, None, "no_answer")
+        else:
+            math_indices.append(i)
+    n_direct = len(rows) - len(math_indices)
+    if progress is not None:
+        progress(n_direct)
+    if math_indices:
+        pairs = [(rows[i].answer, rows[i].response) for i in math_indices]
+        with MathPool(workers=workers, timeout=timeout, strip_think=strip_think) as pool:
+            scored = pool.score(pairs, progress=None if progress is None else lambda k: progress(n_direct + k))
+        for i, verdict in zip(math_indices, scored):
+            verdicts[i] = verdict
+    return [v if v is not None else Verdict(False, None, "error") for v in verdicts]
+
+
+def summarize(rows: list[SFTRow], verdicts: list[Verdict], seconds: float) -> VerifyReport:
+    report = VerifyReport(rows=len(rows), seconds=seconds)
+    reasons: Counter[str] = Counter()
+    for row, verdict in zip(rows, verdicts):
+        if is_countdown(row):
+            report.countdown_rows += 1
+        else:
+            report.math_rows += 1
+        if verdict.correct:
+            report.kept += 1
+            continue
+        reasons[verdict.reason or "wrong"] += 1
+        if verdict.reason == "timeout":
+            report.timed_out += 1
+        if verdict.reason in ("unparseable", "no_boxed", "syntax", "bad_characters", "unfinished"):
+            report.unparseable += 1
+    report.rejected = dict(reasons)
+    return report

@@ -1,0 +1,71 @@
+"""MMLU-Pro: 12k ten-option multiple-choice questions over 14 subjects (Wang et al., 2024).
+
+Dataset: TIGER-Lab/MMLU-Pro, split `test` (columns: question_id, question, options, answer, answer_index,
+cot_content, category, src).
+Paper: cross-domain, greedy, on a 1k subset. Use `--limit 1000` (the first 1,000 rows in dataset order) or
+`--data-path mmlu_pro=SUBSET.jsonl` with your own subset file in the same schema.
+Answer format: the letter A-J in `\\boxed{}` or "answer is (X)", read after `</think>`.
+"""
+
+from __future__ import annotations
+
+from sftscope.eval.datasource import hub_rows, require
+from sftscope.eval.registry import register
+from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec, verifier_score
+from sftscope.records import SamplingParams, Verdict
+
+HUB_ID = "TIGER-Lab/MMLU-Pro"
+LETTERS = "ABCDEFGHIJ"
+
+
+def load(limit: int | None, data_path: str | None) -> list[Example]:
+    def hub():
+        from datasets import load_dataset
+
+        return load_dataset(HUB_ID, split="test")
+
+    rows = hub_rows("mmlu_pro", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
+    examples = []
+    for i, row in enumerate(rows):
+        require(row, ("question_id", "question", "options", "answer"), data_path or HUB_ID, i)
+        options = list(row["options"])
+        examples.append(
+            Example(
+                id=str(row["question_id"]),
+                gold=str(row["answer"]).strip(),
+                data={"question": row["question"], "options": options, "category": row.get("category")},
+            )
+        )
+    return examples
+
+
+def prompt(example: Example) -> list[dict[str, str]]:
+    options = example.data["options"]
+    letters = LETTERS[: len(options)]
+    listed = "\n".join(f"{letter}) {text}" for letter, text in zip(letters, options))
+    ask = f"Please reason step by step, and put the letter of your final answer ({', '.join(letters)}) within \\boxed{{}}."
+    return [{"role": "user", "content": f"{example.data['question']}\n\n{listed}\n\n{ask}"}]
+
+
+def score(example: Example, completion: str) -> Verdict:
+    return verifier_score("choice", example.gold, completion, letters=LETTERS)
+
+
+TASK = register(
+    TaskSpec(
+        name="mmlu_pro",
+        domain="cross_domain",
+        version="1",
+        loader=load,
+        prompt_fn=prompt,
+        score_fn=score,
+        n_samples=1,
+        sampling=SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=PAPER_SAMPLING.max_new_tokens),
+        metric="greedy",
+        source=HUB_ID,
+        size=12032,
+        scores_from_gold=True,
+        verifier="choice",
+    ),
+    suites=("paper",),
+)

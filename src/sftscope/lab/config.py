@@ -1,0 +1,55 @@
+"""`LabConfig`: the sizes of the CPU mini-lab (`make demo`), chosen from measurements (../shared/LAB.md).
+
+Each number carries the reason it is what it is. Resolution follows the rest of the package: these defaults,
+then `sftscope lab --config x.yaml`, then `--set key=value`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ARMS = ("direct", "cot")  # direct: the solution path only; cot: the full search trace with dead ends
+
+
+@dataclass
+class LabConfig:
+    out: str = "runs/lab"
+    arms: list[str] = field(default_factory=lambda: ["direct"])  # direct learns at this scale; cot needs ~10M tokens
+    seed: int = 0
+    threads: int = 2  # the lab targets a 2-core machine; more threads than cores only thrash
+
+    # (a) base model: a ~1.7M-parameter Qwen3 with a short-answer procedural stage (train's `model init`)
+    preset: str = "tiny"
+    base_steps: int = 0  # 0: the preset's own default number of base-stage steps
+
+    # (b) Countdown data: 3 numbers from 1-10 (LAB.md: what a tiny model can learn in minutes)
+    n_train: int = 8000  # problems; held-out eval problems are excluded by construction (split="train")
+    numbers: int = 3
+    max_number: int = 10
+    replay: float = 0.2  # share of base-stage items mixed into SFT data, so cross-domain dips can recover
+
+    # (c) SFT
+    sft_steps: int = 600
+    batch_size: int = 32  # rows per optimizer step (~1.5-2k tokens): small steps learn most per second
+    lr: float = 1e-3  # a tiny model from scratch-ish needs a large lr; 5e-5 (the paper's) barely moves it
+    n_checkpoints: int = 6  # log-spaced: S/32, S/16, ..., S
+
+    # (d) sweep
+    limit: int = 200  # examples per task (Countdown and each cross-domain family)
+    max_new_tokens: int = 0  # 0: each task's own default
+    batch_gen: int = 64  # prompts per generate() call on CPU
+
+    def __post_init__(self) -> None:
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown or not self.arms:
+            raise ValueError(f"arms: {unknown or 'none'} (choose from {', '.join(ARMS)})")
+        if not 0 <= self.replay < 1:
+            raise ValueError("replay must be in [0, 1)")
+        for name in ("n_train", "sft_steps", "batch_size", "n_checkpoints", "limit", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+    def save_steps(self) -> list[int]:
+        """Log-spaced checkpoints ending at the last step: S/2^(n-1), ..., S/2, S."""
+        steps = {max(1, round(self.sft_steps / 2**k)) for k in range(self.n_checkpoints)}
+        return sorted(steps)

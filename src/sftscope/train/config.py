@@ -1,0 +1,159 @@
+"""`SFTConfig`: every knob of a training run, with the paper's recipe as the defaults.
+
+Resolution is one way (sftscope.config.load_config): these defaults, then the YAML file, then `--set k=v`.
+`to_trl_config(cfg)` is the documented bridge for users who prefer TRL's `SFTTrainer`; it maps the same
+hyperparameters onto `trl.SFTConfig`. What TRL cannot express (per-row weights, the reference loss
+reduction) is listed in sftscope/train/trainer.py, which explains why our own loop is the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PAPER_SAVE_STEPS = (10, 20, 40, 80, 160, 320, 480, 640)  # evaluated in the paper, for 640 steps in all
+PAPER_TOTAL_STEPS = 640
+REPORTERS = ("tensorboard", "wandb", "mlflow")
+
+
+@dataclass
+class SFTConfig:
+    """One SFT run. Field comments say why a default is what it is."""
+
+    model: str = ""  # base model: a local HF dir or a hub id; recorded so a sweep evaluates it as step 0
+    data: str = ""  # parquet / jsonl / HF dataset dir or id with the canonical (or the paper's) columns
+    column_map: dict[str, str] = field(default_factory=dict)  # rename source columns, e.g. {prompt: messages}
+    split: str = "train"
+    chat_template: str | None = None  # a Jinja file, for tokenizers that ship without a chat template
+    max_length: int = 20000  # the reference's prompt 3,072 + response 16,384, rounded as in the paper
+    overlong: Literal["truncate", "drop"] = "truncate"  # truncate keeps the prompt and cuts the response
+    epochs: int = 8
+    max_steps: int = 0  # 0: epochs x steps per epoch; >0 stops (or cycles epochs) at this step
+    batch_size: int = 256  # rows per optimizer step, over all devices and accumulation
+    micro_batch_size: int = 4  # rows per device per forward (the reference: 4 per GPU)
+    micro_batch_tokens: int = 0  # >0: fill micro-batches up to this many tokens instead of a row count
+    packing: bool = True  # padding-free: a micro-batch is one sequence, position_ids restart per row
+    shuffle: bool = False  # the paper keeps a fixed order: step k always sees rows 256k..256k+255
+    seed: int = 0
+    lr: float = 5e-5
+    schedule: Literal["cosine", "constant", "wsd"] = "cosine"
+    warmup_ratio: float = 0.1  # linear warmup from 0, also for the constant schedule (paper)
+    decay_ratio: float = 0.2  # wsd only: the last 20% of steps decay linearly to min_lr
+    min_lr_ratio: float = 0.0  # cosine and wsd end at lr * min_lr_ratio (the paper: 0)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.01
+    eps: float = 1e-8
+    max_grad_norm: float = 1.0  # 0 disables clipping
+    loss_reduction: Literal["token_mean", "reference"] = "token_mean"  # see sftscope/train/loss.py
+    precision: Literal["auto", "fp32", "bf16", "bf16-pure"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    activation_checkpointing: bool | None = None  # None: on with CUDA, off on CPU
+    attn_implementation: str = "sdpa"  # "flash_attention_2" uses varlen kernels for packed rows
+    loss_chunk_tokens: int = 4096  # logits are built this many tokens at a time, never [T, vocab] at once
+    save_steps: list[int] | None = None  # None: the paper's steps scaled to this run's length
+    save_every: int = 0  # >0: save every N steps instead of a list
+    save_final: bool = True  # the last step is always a checkpoint, so a sweep sees the end of training
+    state_every: int = 50  # resumable state every N steps (and at every checkpoint)
+    log_every: int = 1
+    report_to: list[str] = field(default_factory=list)  # any of tensorboard, wandb, mlflow
+    num_threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.max_length > 0, "max_length must be > 0"),
+            (self.epochs > 0, "epochs must be > 0"),
+            (self.max_steps >= 0, "max_steps must be >= 0"),
+            (self.batch_size > 0, "batch_size must be > 0"),
+            (self.micro_batch_size > 0, "micro_batch_size must be > 0"),
+            (self.micro_batch_tokens >= 0, "micro_batch_tokens must be >= 0"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
+            (0 < self.decay_ratio <= 1, "decay_ratio must be in (0, 1]"),
+            (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
+            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas must be two numbers in [0, 1)"),
+            (self.weight_decay >= 0 and self.eps > 0, "weight_decay must be >= 0 and eps > 0"),
+            (self.max_grad_norm >= 0, "max_grad_norm must be >= 0"),
+            (self.loss_chunk_tokens > 0, "loss_chunk_tokens must be > 0"),
+            (self.save_every >= 0 and self.state_every > 0, "save_every must be >= 0, state_every > 0"),
+            (self.log_every > 0, "log_every must be > 0"),
+            (self.num_threads >= 0, "num_threads must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if self.save_steps is not None and any(s <= 0 for s in self.save_steps):
+            raise ValueError("save_steps must be positive step numbers")
+        unknown = [r for r in self.report_to if r not in REPORTERS]
+        if unknown:
+            raise ValueError(f"report_to: unknown {unknown} (choose from {', '.join(REPORTERS)})")
+
+    def resolved_save_steps(self, total_steps: int) -> list[int]:
+        """The steps that get a checkpoint. Raises ValueError for an explicit step past the end."""
+        if self.save_steps is not None:
+            late = [s for s in self.save_steps if s > total_steps]
+            if late:
+                raise ValueError(
+                    f"save_steps {late} are past the last step {total_steps} "
+                    "(lower them, or raise epochs/max_steps)"
+                )
+            steps = set(self.save_steps)
+        elif self.save_every > 0:
+            steps = set(range(self.save_every, total_steps + 1, self.save_every))
+        else:
+            steps = {max(1, round(s * total_steps / PAPER_TOTAL_STEPS)) for s in PAPER_SAVE_STEPS}
+        if self.save_final:
+            steps.add(total_steps)
+        return sorted(steps)
+
+
+def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> Any:
+    """The same hyperparameters as a `trl.SFTConfig`, for users who train with TRL's `SFTTrainer`.
+
+    Kept in TRL: optimizer, schedule, batch (via gradient accumulation), length, precision, checkpointing,
+    completion-only loss on prompt/completion rows, sequential order. Not expressible there: per-row weights,
+    `loss_reduction: reference`, and our exact data order across resumes; TRL's own loss is a token mean over
+    the accumulated batch (`average_tokens_across_devices`), which matches our default.
+    """
+    import torch
+    from trl import SFTConfig as TRLSFTConfig
+
+    per_step = cfg.micro_batch_size * world_size
+    if cfg.batch_size % per_step:
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size x world_size {per_step}")
+    schedules = {"cosine": "cosine", "constant": "constant_with_warmup", "wsd": "warmup_stable_decay"}
+    kwargs: dict[str, Any] = {}
+    if cfg.schedule == "wsd":
+        kwargs["lr_scheduler_kwargs"] = {"num_decay_steps": 0, "min_lr_ratio": cfg.min_lr_ratio}
+    elif cfg.schedule == "cosine" and cfg.min_lr_ratio > 0:
+        kwargs["lr_scheduler_type"] = "cosine_with_min_lr"
+        kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": cfg.min_lr_ratio}
+    cuda = torch.cuda.is_available()
+    bf16 = cfg.precision in ("bf16", "bf16-pure") or (cfg.precision == "auto" and cuda)
+    checkpointing = cfg.activation_checkpointing if cfg.activation_checkpointing is not None else cuda
+    return TRLSFTConfig(
+        output_dir=output_dir,
+        learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        per_device_train_batch_size=cfg.micro_batch_size,
+        gradient_accumulation_steps=cfg.batch_size // per_step,
+        lr_scheduler_type=kwargs.pop("lr_scheduler_type", schedules[cfg.schedule]),
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float < 1 is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        adam_beta1=cfg.betas[0],
+        adam_beta2=cfg.betas[1],
+        adam_epsilon=cfg.eps,
+        max_grad_norm=cfg.max_grad_norm,
+        max_length=cfg.max_length,
+        truncation_mode="keep_start",
+        completion_only_loss=True,
+        padding_free=cfg.packing,
+        train_sampling_strategy="random" if cfg.shuffle else "sequential",
+        seed=cfg.seed,
+        bf16=bf16,
+        gradient_checkpointing=checkpointing,
+        save_steps=cfg.save_every or 500,
+        logging_steps=cfg.log_every,
+        report_to=list(cfg.report_to) or "none",
+        use_cpu=not cuda,
+        **kwargs,
+    )
