@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from sftscope.analysis.curves import build_curves, curve_from_counts, curve_from_points
@@ -27,7 +28,7 @@ def test_qwen3_1p7b_math500_is_dip_and_recovery_at_step_40():
     assert d.recovery_step == 80  # 49.6 is significantly above 42.9
     assert d.back_to_base_step == 320  # 56.5 is within noise of 58.9
     assert not d.still_rising
-    assert "lowest at step 40" in d.summary()
+    assert "Lowest at step 40: −16.0 points" in d.summary()
 
 
 def test_qwen3_4b_math500_dips_at_20_then_ends_far_above_base():
@@ -92,8 +93,23 @@ def _records(probs: dict[int, float], n_q: int = 200, k: int = 2, seed: int = 0)
             for i in range(k):
                 c = rng.random() < pq
                 out.append(
-                    SampleRecord("r", f"step-{step}", step, "t", "1", "in_domain", f"q{q}", i, "", "1",
-                                 "", "1" if c else None, c, float(c), 100)
+                    SampleRecord(
+                        "r",
+                        f"step-{step}",
+                        step,
+                        "t",
+                        "1",
+                        "in_domain",
+                        f"q{q}",
+                        i,
+                        "",
+                        "1",
+                        "",
+                        "1" if c else None,
+                        c,
+                        float(c),
+                        100,
+                    )
                 )
     return out
 
@@ -111,3 +127,37 @@ def test_curves_from_samples_use_paired_differences():
     dom = curves.domains[("r", "in_domain")]
     assert [p.mean for p in dom.points] == pytest.approx([p.mean for p in curve.points])
     assert classify(dom).label == "dip-and-recovery"
+
+
+def test_partially_evaluated_step_is_paired_on_shared_questions():
+    recs = _records({0: 0.6, 10: 0.3, 20: 0.7}, n_q=100)
+    recs = [r for r in recs if not (r.step == 10 and int(r.example_id[1:]) >= 50)]  # half of step 10 missing
+    curves = build_curves(recs, n_boot=300)
+    curve = curves.tasks[("r", "t")]
+    assert [p.n for p in curve.points] == [100, 50, 100]
+    d = curve.diff(0, 1)
+    assert d.hi < 0 and d.lo < d.delta < d.hi
+    assert classify(curve).label == "dip-and-recovery"
+
+
+def test_domain_mixes_tasks_and_needs_both_to_dip():
+    a = _records({0: 0.5, 10: 0.5, 20: 0.5}, seed=1)
+    b = _records({0: 0.5, 10: 0.5, 20: 0.5}, seed=2)
+    for r in b:
+        r.task = "u"
+    dom = build_curves(a + b, n_boot=300).domains[("r", "in_domain")]
+    assert dom.tasks == ("t", "u")
+    assert classify(dom).label == "flat"
+
+
+def test_flat_truth_is_rarely_labelled_as_a_shape():
+    # Nine checkpoints of the same true accuracy: the dip search is Bonferroni-corrected, so false shapes stay rare.
+    rng = np.random.default_rng(0)
+    labels = [
+        classify(
+            curve_from_counts("x", [(s, int(k), N) for s, k in zip(STEPS, rng.binomial(N, 0.5, len(STEPS)))])
+        ).label
+        for _ in range(400)
+    ]
+    assert labels.count("flat") / len(labels) > 0.9
+    assert labels.count("dip-and-recovery") / len(labels) < 0.04

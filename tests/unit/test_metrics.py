@@ -23,8 +23,23 @@ from sftscope.records import SampleRecord
 
 
 def rec(q, i, correct, extracted="x", task="t", domain="in_domain", step=0, run="r", score=None):
-    return SampleRecord(run, f"step-{step}", step, task, "1", domain, q, i, "", "g", "", extracted,
-                        correct, float(correct) if score is None else score, 10)
+    return SampleRecord(
+        run,
+        f"step-{step}",
+        step,
+        task,
+        "1",
+        domain,
+        q,
+        i,
+        "",
+        "g",
+        "",
+        extracted,
+        correct,
+        float(correct) if score is None else score,
+        10,
+    )
 
 
 @pytest.mark.parametrize("n,c,k", [(5, 2, 1), (5, 2, 2), (10, 3, 4), (6, 0, 3), (6, 6, 2), (4, 3, 2)])
@@ -41,8 +56,14 @@ def test_pass_at_k_rejects_k_above_n():
 
 
 def test_avg_pass_maj_over_questions():
-    recs = [rec("a", 0, True, "1"), rec("a", 1, False, "2"), rec("a", 2, True, "1"),
-            rec("b", 0, False, "5"), rec("b", 1, False, "5"), rec("b", 2, False, None)]
+    recs = [
+        rec("a", 0, True, "1"),
+        rec("a", 1, False, "2"),
+        rec("a", 2, True, "1"),
+        rec("b", 0, False, "5"),
+        rec("b", 1, False, "5"),
+        rec("b", 2, False, None),
+    ]
     assert avg_at_k(recs) == pytest.approx((2 / 3 + 0) / 2)
     assert pass_at_k_records(recs, 2) == pytest.approx((1 - 0 / 3 + 0) / 2)  # a: C(1,2)=0 -> 1.0
     assert maj_at_k(recs) == pytest.approx(0.5)
@@ -72,10 +93,17 @@ def test_bootstrap_is_seeded_and_covers_the_mean():
 
 
 def test_task_scores_table_fields():
-    recs = [rec(f"q{q}", i, (q * (i + 1)) % 3 == 0, None if i == 0 and q < 5 else "x") for q in range(40) for i in range(3)]
+    recs = [
+        rec(f"q{q}", i, (q * (i + 1)) % 3 == 0, None if i == 0 and q < 5 else "x")
+        for q in range(40)
+        for i in range(3)
+    ]
     recs += [rec(f"q{q}", 0, q % 2 == 0, task="u", domain="cross_domain") for q in range(30)]
     scores = task_scores(recs, n_boot=200)
-    assert [(s.task, s.domain, s.k, s.n_questions) for s in scores] == [("t", "in_domain", 3, 40), ("u", "cross_domain", 1, 30)]
+    assert [(s.task, s.domain, s.k, s.n_questions) for s in scores] == [
+        ("t", "in_domain", 3, 40),
+        ("u", "cross_domain", 1, 30),
+    ]
     t = scores[0]
     assert t.mean == pytest.approx(avg_at_k(recs[:120]))
     assert t.lo < t.mean < t.hi

@@ -4,9 +4,11 @@ Per checkpoint (reasoning samples: the in_domain and cross_domain tasks, or ever
 mean response tokens, truncation rate (finish_reason == "length"), backtracking / verification / subgoal
 markers per 1k tokens (the data audit's lexicon, `sftscope.data.markers`, counted over the whole completion,
 think block included), accuracy, and how markers go with correctness: the point-biserial correlation between
-a sample's total marker rate and its 0/1 correctness (95% interval by Fisher's z), plus the mean marker rate of
-correct and of incorrect samples. Pooled over questions, so hard questions that draw both more backtracking and
-more errors pull the correlation down; read it as a trend over checkpoints, not as a causal effect.
+a sample's total marker rate and its 0/1 correctness (95% interval by Fisher's z), computed within tasks (each
+task's mean is removed from both variables first, so a task that is both marker-heavy and hard cannot fake a
+negative correlation), plus the mean marker rate of correct and of incorrect samples. Harder questions inside
+a task still draw both more backtracking and more errors, so read r as a trend over checkpoints, not as a
+causal effect.
 
 The classification compares the last checkpoint with the first (the base), using intervals only:
 - procedural: accuracy is significantly above base, and at the last checkpoint the marker rate is
@@ -63,13 +65,29 @@ def reasoning_samples(records: Iterable[SampleRecord]) -> list[SampleRecord]:
     return picked or records
 
 
-def point_biserial(x: Sequence[float], y: Sequence[bool]) -> tuple[float, float, float] | None:
-    """Pearson r between a continuous x and a 0/1 y, with a Fisher-z 95% interval."""
+def point_biserial(
+    x: Sequence[float], y: Sequence[bool], groups: Sequence[str] | None = None
+) -> tuple[float, float, float] | None:
+    """Pearson r between a continuous x and a 0/1 y, with a Fisher-z 95% interval.
+
+    With `groups`, both variables are centred within each group first (a stratified correlation), and the
+    interval loses one degree of freedom per group.
+    """
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if xa.size < 4 or xa.std() == 0 or ya.std() == 0:
+    n_groups = 1
+    if groups is not None:
+        labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        n_groups = len(labels)
+        counts = np.bincount(inverse)
+        xa = xa - (np.bincount(inverse, weights=xa) / counts)[inverse]
+        ya = ya - (np.bincount(inverse, weights=ya) / counts)[inverse]
+    dof = xa.size - n_groups - 2
+    sx, sy = float(np.sqrt(np.sum((xa - xa.mean()) ** 2))), float(np.sqrt(np.sum((ya - ya.mean()) ** 2)))
+    if dof < 2 or sx < 1e-12 or sy < 1e-12:
         return None
-    r = float(np.clip(np.corrcoef(xa, ya)[0, 1], -0.999999, 0.999999))
-    half = Z95 / math.sqrt(xa.size - 3)
+    r = float(np.sum((xa - xa.mean()) * (ya - ya.mean())) / (sx * sy))
+    r = float(np.clip(r, -0.999999, 0.999999))
+    half = Z95 / math.sqrt(dof)
     z = math.atanh(r)
     return r, math.tanh(z - half), math.tanh(z + half)
 
@@ -91,11 +109,13 @@ def behaviour_point(run: str, step: int, records: Sequence[SampleRecord]) -> Beh
         run=run,
         step=step,
         n_samples=n,
-        tokens=CurvePoint(step, float(tokens.mean()), float(tokens.mean() - half), float(tokens.mean() + half), n),
+        tokens=CurvePoint(
+            step, float(tokens.mean()), float(tokens.mean() - half), float(tokens.mean() + half), n
+        ),
         truncation=CurvePoint(step, truncated / n, *wilson_ci(truncated, n), n),
         accuracy=CurvePoint(step, n_right / n, *wilson_ci(n_right, n), n),
         marker_rates={c: 1000.0 * totals[c] / all_tokens for c in CATEGORIES},
-        correlation=point_biserial(per_sample, correct),
+        correlation=point_biserial(per_sample, correct, [r.task for r in records]),
         rate_correct=float(np.mean(right)) if right else None,
         rate_incorrect=float(np.mean(wrong)) if wrong else None,
     )
@@ -122,14 +142,20 @@ def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
     length = interval_diff(base.tokens, last.tokens)
     corr = last.correlation
     markers_help = corr is not None and corr[1] > 0
-    corr_text = "undefined" if corr is None else f"r = {corr[0]:+.2f} (95% CI {corr[1]:+.2f} to {corr[2]:+.2f})"
+    corr_text = (
+        "undefined" if corr is None else f"r = {corr[0]:+.2f} (95% CI {corr[1]:+.2f} to {corr[2]:+.2f})"
+    )
     acc_text = f"accuracy {acc.delta * 100:+.1f} points (95% CI {acc.lo * 100:+.1f} to {acc.hi * 100:+.1f})"
     len_text = f"length {length.delta:+.0f} tokens (95% CI {length.lo:+.0f} to {length.hi:+.0f})"
     evidence = f"step {base.step} → {last.step}: {acc_text}, {len_text}; markers vs correctness {corr_text}"
     if acc.above and markers_help:
-        return BehaviourVerdict("procedural", f"markers go with correct answers and accuracy rose; {evidence}", acc, length)
+        return BehaviourVerdict(
+            "procedural", f"markers go with correct answers and accuracy rose; {evidence}", acc, length
+        )
     if length.above and not acc.above:
-        return BehaviourVerdict("surface verbosity", f"length grew and accuracy did not; {evidence}", acc, length)
+        return BehaviourVerdict(
+            "surface verbosity", f"length grew and accuracy did not; {evidence}", acc, length
+        )
     missing = []
     if not acc.above:
         missing.append("accuracy did not rise significantly")

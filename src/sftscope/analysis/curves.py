@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sftscope.analysis.metrics import N_BOOT, bootstrap_indices, percentile_ci, seed_for, wilson_ci
+from sftscope.analysis.metrics import N_BOOT, Z95, bootstrap_indices, percentile_ci, seed_for, wilson_ci
 from sftscope.records import DOMAINS, SampleRecord
 
 
@@ -43,15 +43,28 @@ class Diff:
 
     @property
     def above(self) -> bool:
-        """Significantly positive: the interval excludes 0."""
+        """Significantly positive: the 95% interval excludes 0."""
         return self.lo > 0
 
     @property
     def below(self) -> bool:
         return self.hi < 0
 
+    def above_at(self, z: float) -> bool:
+        """Significantly positive at the level of `z`: the interval's lower half scaled from 95% to z."""
+        return self.delta - (self.delta - self.lo) * z / Z95 > 0
+
+    def below_at(self, z: float) -> bool:
+        return self.delta + (self.hi - self.delta) * z / Z95 < 0
+
 
 Comparer = Callable[[int, int], Diff]
+
+
+def finite_ci(replicates: np.ndarray, mean: float) -> tuple[float, float]:
+    """Percentile interval of the replicates that drew at least one answered question."""
+    finite = replicates[~np.isnan(replicates)]
+    return percentile_ci(finite) if finite.size else (mean, mean)
 
 
 def interval_diff(a: CurvePoint, b: CurvePoint) -> Diff:
@@ -110,7 +123,9 @@ def curve_from_counts(
 class TaskMatrix:
     """Per-question scores of one task: rows are steps, columns questions (NaN where not evaluated)."""
 
-    def __init__(self, run: str, task: str, domain: str, records: Sequence[SampleRecord], n_boot: int, seed: int):
+    def __init__(
+        self, run: str, task: str, domain: str, records: Sequence[SampleRecord], n_boot: int, seed: int
+    ):
         self.run, self.task, self.domain = run, task, domain
         sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0.0, 0])
         for r in records:
@@ -126,7 +141,9 @@ class TaskMatrix:
         self.index = bootstrap_indices(len(qids), n_boot, seed_for(run, task, seed=seed))
         self.complete = ~np.isnan(self.scores).any(axis=1)
         # One step at a time keeps memory at n_boot x n_questions rather than times the number of steps.
-        self.replicates = np.stack([self._resample(row) for row in self.scores]) if self.steps else np.empty((0, 0))
+        self.replicates = (
+            np.stack([self._resample(row) for row in self.scores]) if self.steps else np.empty((0, 0))
+        )
         self.n_questions = (~np.isnan(self.scores)).sum(axis=1)
         self._diffs: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
 
@@ -139,8 +156,8 @@ class TaskMatrix:
             return np.nanmean(picked, axis=1)
 
     def point(self, i: int) -> CurvePoint:
-        lo, hi = percentile_ci(self.replicates[i][~np.isnan(self.replicates[i])])
-        return CurvePoint(self.steps[i], float(np.nanmean(self.scores[i])), lo, hi, int(self.n_questions[i]))
+        mean = float(np.nanmean(self.scores[i]))
+        return CurvePoint(self.steps[i], mean, *finite_ci(self.replicates[i], mean), int(self.n_questions[i]))
 
     def paired(self, i: int, j: int) -> tuple[float, np.ndarray]:
         """(delta, replicates) of step j minus step i over the questions both answered."""
@@ -151,7 +168,9 @@ class TaskMatrix:
             else:
                 d = self.scores[j] - self.scores[i]
                 if np.isnan(d).all():
-                    raise ValueError(f"{self.task}: steps {self.steps[i]} and {self.steps[j]} share no question")
+                    raise ValueError(
+                        f"{self.task}: steps {self.steps[i]} and {self.steps[j]} share no question"
+                    )
                 delta = float(np.nanmean(d))
                 reps = self._resample(d)
                 reps = np.where(np.isnan(reps), delta, reps)
@@ -191,7 +210,7 @@ def domain_curve(run: str, domain: str, members: list[TaskMatrix]) -> Curve:
         reps = np.mean([by_task[t].replicates[i] for t, i in row.items()], axis=0)
         mean = float(np.mean([np.nanmean(by_task[t].scores[i]) for t, i in row.items()]))
         n = int(sum(by_task[t].n_questions[i] for t, i in row.items()))
-        points.append(CurvePoint(step, mean, *percentile_ci(reps[~np.isnan(reps)]), n))
+        points.append(CurvePoint(step, mean, *finite_ci(reps, mean), n))
 
     def compare(i: int, j: int) -> Diff:
         shared = sorted(set(rows[i]) & set(rows[j]))

@@ -1,7 +1,262 @@
-"""`sftscope eval`: being built (see the issue that owns it)."""
+"""`sftscope eval run|list|score|rescore`: benchmarks with per-sample results in SQLite.
+
+sftscope eval run --model runs/lab/checkpoints/step-64 --suite lab --db results.db
+sftscope eval list
+sftscope eval score --verifier math rows.jsonl --out scored.jsonl
+sftscope eval rescore --db results.db --task math500
+"""
+
+from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from sftscope.errors import InputError
+
+DESCRIPTION = "Evaluate a model on benchmark suites; every sample is stored, so re-runs resume."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this command's parser; `set_defaults(handler=...)` names the function that runs it."""
+    parser = subparsers.add_parser("eval", help="run, list and score benchmarks", description=DESCRIPTION)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    run = verbs.add_parser("run", help="generate, score and store samples for one model", formatter_class=fmt)
+    run.add_argument(
+        "--model", required=True, help="local model directory or hub id (openai: the served name)"
+    )
+    run.add_argument("--suite", help="suite name: paper, lab, offline or safety")
+    run.add_argument("--tasks", help="comma-separated task names (instead of, or on top of, --suite)")
+    run.add_argument("--backend", default="hf", choices=("hf", "vllm", "openai"), help="generation backend")
+    run.add_argument("--db", default="results.db", help="SQLite results file (created if missing)")
+    run.add_argument("--run", help="run name stored with every sample (default: the model's directory name)")
+    run.add_argument("--step", type=int, default=0, help="training step of this model (0 = base model)")
+    run.add_argument(
+        "--limit", type=int, help="first N examples of each task (e.g. 1000 for the MMLU-Pro subset)"
+    )
+    run.add_argument(
+        "--n-samples", type=int, help="samples per example (default: each task's own, e.g. avg@3)"
+    )
+    run.add_argument("--temperature", type=float, help="sampling temperature; 0 = greedy (default: per task)")
+    run.add_argument("--top-p", type=float, help="nucleus sampling mass (default: per task)")
+    run.add_argument("--max-new-tokens", type=int, help="generation budget per sample (default: per task)")
+    run.add_argument("--seed", type=int, help="sampling seed, stored with every sample (default: 0)")
+    run.add_argument("--batch-size", type=int, default=32, help="prompts x samples generated per batch")
+    run.add_argument(
+        "--data-path",
+        action="append",
+        default=[],
+        metavar="TASK=PATH",
+        help="local copy of a task's data set (repeatable), e.g. hexphi=./HEx-PHI",
+    )
+    run.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    run.add_argument("--concurrency", type=int, default=8, help="openai backend: parallel requests")
+    run.add_argument("--retries", type=int, default=4, help="openai backend: tries per request")
+    run.add_argument("--timeout", type=float, default=600.0, help="openai backend: seconds per request")
+    run.add_argument("--device", help="hf backend: torch device (default: cuda if available, else cpu)")
+    run.set_defaults(handler=run_command)
+
+    listing = verbs.add_parser("list", help="print the tasks: domain, version, size, samples, suites")
+    listing.set_defaults(handler=list_command)
+
+    score = verbs.add_parser(
+        "score", help="score a JSONL file of (gold, completion) rows", formatter_class=fmt
+    )
+    score.add_argument(
+        "input",
+        help="JSONL rows with gold and completion (code: test, entry_point; "
+        "countdown: numbers, target; procedural: entry)",
+    )
+    score.add_argument("--verifier", required=True, help="math, choice, countdown, procedural, code, refusal")
+    score.add_argument(
+        "--out", required=True, help="output JSONL: the rows plus correct, extracted, reason, score"
+    )
+    score.set_defaults(handler=score_command)
+
+    rescore = verbs.add_parser(
+        "rescore", help="re-run verifiers on stored completions (no model)", formatter_class=fmt
+    )
+    rescore.add_argument("--db", required=True, help="SQLite results file")
+    rescore.add_argument("--task", help="only this task (default: every task in the DB)")
+    rescore.add_argument("--run", help="only this run")
+    rescore.add_argument(
+        "--data-path",
+        action="append",
+        default=[],
+        metavar="TASK=PATH",
+        help="local data for tasks whose scoring needs more than the stored gold",
+    )
+    rescore.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes")
+    rescore.set_defaults(handler=rescore_command)
+
+
+def parse_data_paths(items: list[str]) -> dict[str, str]:
+    paths = {}
+    for item in items:
+        task, sep, path = item.partition("=")
+        if not sep or not task or not path:
+            raise InputError(f"--data-path {item!r}: expected TASK=PATH, e.g. --data-path hexphi=./HEx-PHI")
+        paths[task.strip()] = path.strip()
+    return paths
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from sftscope import __version__
+    from sftscope.eval.backends.base import make_backend
+    from sftscope.eval.registry import resolve_suite
+    from sftscope.eval.runner import evaluate
+    from sftscope.records import CheckpointRef
+    from sftscope.store.db import Store
+
+    if not args.suite and not args.tasks:
+        raise InputError("name what to run: --suite paper|lab|offline|safety or --tasks a,b")
+    names = ",".join(x for x in (args.suite, args.tasks) if x)
+    tasks = (
+        [t for part in names.split(",") for t in resolve_suite(part)]
+        if args.suite
+        else resolve_suite(args.tasks)
+    )
+    tasks = list({t.name: t for t in tasks}.values())
+    data_paths = parse_data_paths(args.data_path)
+    unknown = sorted(set(data_paths) - {t.name for t in tasks})
+    if unknown:
+        raise InputError(f"--data-path names tasks that are not being run: {', '.join(unknown)}")
+    for value, flag in (
+        (args.limit, "--limit"),
+        (args.n_samples, "--n-samples"),
+        (args.max_new_tokens, "--max-new-tokens"),
+    ):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be >= 1, got {value}")
+    opts = _backend_options(args)
+    run_name = args.run or Path(args.model.rstrip("/")).name
+    sampling = {
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
+    }
+    backend = make_backend(args.backend, args.model, **opts)
+    config = {k: v for k, v in vars(args).items() if k != "handler"}
+    config.update(backend=backend.describe(), tasks=[t.name for t in tasks], package_version=__version__)
+    with Store(args.db) as store:
+        store.record_run(run_name, config, {t.name: t.version for t in tasks})
+        ref = CheckpointRef(run=run_name, step=args.step, path=args.model)
+        with _progress() as progress:
+            summary = evaluate(
+                backend,
+                tasks,
+                store,
+                ref,
+                args.limit,
+                progress,
+                n_samples=args.n_samples,
+                sampling=sampling,
+                data_paths=data_paths,
+                batch_size=args.batch_size,
+            )
+        records = [
+            r for t in tasks for r in store.samples(run=run_name, checkpoint=summary.checkpoint, task=t.name)
+        ]
+    print(
+        f"run {run_name}, {summary.checkpoint}: generated {summary.generated} samples "
+        f"({summary.tokens} tokens); {sum(t.skipped for t in summary.tasks)} already stored; db {args.db}"
+    )
+    errors = sum(t.score_errors for t in summary.tasks)
+    if errors:
+        print(f"warning: {errors} samples failed to score (stored with their error)", file=sys.stderr)
+    print(format_table(records))
+    return 0
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    if args.backend == "hf":
+        return {"batch_size": args.batch_size, **({"device": args.device} if args.device else {})}
+    if args.backend == "openai":
+        return {
+            "base_url": args.base_url,
+            "concurrency": args.concurrency,
+            "retries": args.retries,
+            "timeout": args.timeout,
+        }
+    return {}
+
+
+def format_table(records: list) -> str:
+    """Per-task avg@k with a 95% bootstrap interval over questions (sftscope.analysis.metrics)."""
+    from sftscope.analysis.metrics import task_scores
+
+    lines = [f"{'task':<18} {'domain':<13} {'n':>5} {'k':>3} {'score %':>8}  {'95% CI':<15} {'unparsed':>8}"]
+    for s in task_scores(records):
+        ci = f"[{100 * s.lo:5.1f}, {100 * s.hi:5.1f}]"
+        lines.append(
+            f"{s.task:<18} {s.domain:<13} {s.n_questions:>5} {s.k:>3} {100 * s.mean:>8.1f}  {ci:<15} "
+            f"{100 * s.unparsed_rate:>7.1f}%"
+        )
+    return "\n".join(lines)
+
+
+class _progress:
+    """A tqdm bar per task on stderr."""
+
+    def __enter__(self):
+        self.bar = None
+        return self.update
+
+    def update(self, task: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.desc != task:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=total, desc=task, unit="sample", file=sys.stderr, leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from sftscope.eval.registry import SUITES, TASKS, suites_of
+
+    print(f"{'task':<18} {'domain':<13} {'ver':>3} {'size':>6} {'k':>3} {'metric':<13} {'suites':<14} source")
+    for name, spec in sorted(TASKS.items(), key=lambda kv: (kv[1].domain, kv[0])):
+        size = "?" if spec.size is None else str(spec.size)
+        print(
+            f"{name:<18} {spec.domain:<13} {spec.version:>3} {size:>6} {spec.n_samples:>3} {spec.metric:<13} "
+            f"{','.join(suites_of(name)) or '-':<14} {spec.source}"
+        )
+    print("\nsuites: " + "; ".join(f"{s} ({len(names)} tasks)" for s, names in SUITES.items()))
+    return 0
+
+
+def score_command(args: argparse.Namespace) -> int:
+    from sftscope.eval.scoring import score_file
+
+    n, correct = score_file(args.input, args.verifier, args.out)
+    print(
+        f"scored {n} rows with {args.verifier}: {correct} correct ({100 * correct / max(n, 1):.1f}%) -> {args.out}"
+    )
+    return 0
+
+
+def rescore_command(args: argparse.Namespace) -> int:
+    from sftscope.eval.scoring import rescore
+    from sftscope.store.db import Store
+
+    if not Path(args.db).is_file():
+        raise InputError(f"{args.db}: results DB not found")
+    with Store(args.db) as store:
+        report = rescore(
+            store,
+            task=args.task,
+            run=args.run,
+            data_paths=parse_data_paths(args.data_path),
+            workers=args.workers,
+        )
+    for task, (n, changed, errors) in sorted(report.items()):
+        print(f"{task:<18} rescored {n:>6}  changed {changed:>5}  errors {errors:>4}")
+    return 0

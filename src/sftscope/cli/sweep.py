@@ -56,6 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--limit", type=int, default=None, help="evaluate only the first N examples per task (default: all)"
     )
     p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="cap on generated tokens, overriding each task's own (default: the task's, e.g. 32768 for math)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="prompts per backend call; a kill loses at most one (default: 64)",
+    )
+    p.add_argument(
         "--watch", action="store_true", help="keep polling for new checkpoints while training runs"
     )
     p.add_argument(
@@ -87,6 +99,8 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit}: must be at least 1")
+    if args.batch_size < 1 or (args.max_new_tokens is not None and args.max_new_tokens < 1):
+        raise InputError("--batch-size and --max-new-tokens must be at least 1")
     if args.poll_seconds <= 0 or args.idle_timeout < 0:
         raise InputError("--poll-seconds must be > 0 and --idle-timeout >= 0")
     opts = {}
@@ -108,6 +122,8 @@ def handle(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         run=args.run,
         backend_opts=opts,
+        sampling={"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {},
+        batch_size=args.batch_size,
     )
     summary = run_sweep(cfg, show_progress=not args.no_progress)
     evaluated = ", ".join(map(str, summary.evaluated)) or "none"

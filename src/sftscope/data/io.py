@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from sftscope.records import SFTRow
 CANONICAL = ("messages", "response", "answer", "weight", "id", "source", "logprobs", "entropies")
 PAPER_ALIASES = {"message": "messages", "advantage": "weight", "logprob": "logprobs", "entropy": "entropies"}
 SUFFIXES = (".parquet", ".jsonl", ".json")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def read_rows(
@@ -56,8 +58,9 @@ def read_records(source: str | os.PathLike, *, split: str = "train") -> list[dic
         raise InputError(f"{path}: unknown file type '{path.suffix}' (use .parquet or .jsonl)")
     if path.is_dir():
         return _read_dir(path, split)
-    if os.sep not in str(source) and str(source).count("/") == 1 and not str(source).startswith("."):
-        return read_hub(str(source), split)
+    text = str(source)
+    if _HUB_ID.fullmatch(text) and path.suffix not in SUFFIXES and not path.parent.exists():
+        return read_hub(text, split)
     raise FileNotFoundError(2, "No such file or directory", str(source))
 
 
@@ -117,7 +120,7 @@ def read_hub(repo_id: str, split: str = "train") -> list[dict[str, Any]]:
 
     try:
         return datasets.load_dataset(repo_id, split=split).to_list()
-    except (FileNotFoundError, ValueError, ConnectionError) as exc:
+    except Exception as exc:  # offline, missing, private or malformed: all are the user's to fix
         raise InputError(f"{repo_id}: cannot load this dataset ({_first_line(exc)})") from None
 
 
@@ -223,7 +226,7 @@ def write_rows(rows: list[SFTRow], path: str | os.PathLike) -> Path:
     elif path.suffix in (".jsonl", ".json"):
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     else:
         raise InputError(f"{path}: unknown output type '{path.suffix}' (use .parquet or .jsonl)")
     return path
@@ -242,7 +245,9 @@ def _write_parquet(records: list[dict[str, Any]], path: Path) -> None:
         try:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in an extra column: keep it as JSON text
-            columns[name] = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+            columns[name] = pa.array(
+                [None if v is None else json.dumps(v, default=str) for v in values], pa.string()
+            )
     table = pa.table(columns)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

@@ -61,19 +61,26 @@ MARKERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+def _alternation(phrases: tuple[str, ...]) -> str:
     # Longest first, so "let me verify" wins over "verify" and each occurrence counts once.
     ordered = sorted(phrases, key=len, reverse=True)
-    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-    return re.compile(rf"(?<![\w])(?:{body})(?![\w])", re.IGNORECASE)
+    return "|".join(re.escape(p.lower()).replace(r"\ ", r"\s+") for p in ordered)
 
 
-PATTERNS: dict[str, re.Pattern[str]] = {name: _pattern(phrases) for name, phrases in MARKERS.items()}
+# One pass over lowercased text with a named group per category: about 4x faster than three
+# case-insensitive patterns, which matters for auditing 20k rows of 4k-character traces.
+# All phrases start with a letter, so `\b` before them equals "not preceded by a letter or digit".
+_COMBINED = re.compile(
+    r"\b(?:" + "|".join(f"(?P<{name}>{_alternation(p)})" for name, p in MARKERS.items()) + r")(?!\w)"
+)
 
 
 def count_markers(text: str) -> dict[str, int]:
     """Occurrences of each category's phrases in `text`."""
-    return {name: len(pattern.findall(text)) for name, pattern in PATTERNS.items()}
+    counts = dict.fromkeys(MARKERS, 0)
+    for match in _COMBINED.finditer(text.lower()):
+        counts[match.lastgroup] += 1
+    return counts
 
 
 def marker_rates(text: str, n_tokens: int) -> dict[str, float]:

@@ -20,7 +20,9 @@ from sftscope.verify.boxed import last_boxed
 KINDS = ("nocot", "answer-only", "subset")
 
 
-def make_variant(rows: list[SFTRow], kind: str, n: int | None = None, seed: int = 0) -> tuple[list[SFTRow], dict]:
+def make_variant(
+    rows: list[SFTRow], kind: str, n: int | None = None, seed: int = 0
+) -> tuple[list[SFTRow], dict]:
     """The variant rows and a summary {kind, rows_in, rows_out, dropped}."""
     if kind == "subset":
         if n is None or n < 1:
@@ -35,7 +37,9 @@ def make_variant(rows: list[SFTRow], kind: str, n: int | None = None, seed: int 
             think, after = split_think(row.response)
             if think is None or THINK_CLOSE not in row.response or not after.strip():
                 continue
-            out.append(replace(row, response=after.strip(), logprobs=None, entropies=None, extra=dict(row.extra)))
+            out.append(
+                replace(row, response=after.strip(), logprobs=None, entropies=None, extra=dict(row.extra))
+            )
     elif kind == "answer-only":
         out = []
         for row in rows:
@@ -43,7 +47,9 @@ def make_variant(rows: list[SFTRow], kind: str, n: int | None = None, seed: int 
             if boxed is None:
                 continue
             out.append(
-                replace(row, response=f"\\boxed{{{boxed}}}", logprobs=None, entropies=None, extra=dict(row.extra))
+                replace(
+                    row, response=f"\\boxed{{{boxed}}}", logprobs=None, entropies=None, extra=dict(row.extra)
+                )
             )
     else:
         raise InputError(f"unknown variant kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -64,7 +64,9 @@ def verify_rows(
             if not isinstance(numbers, list) or not all(isinstance(n, int) for n in numbers):
                 verdicts[i] = Verdict(False, None, "bad_numbers")
             else:
-                verdicts[i] = score_countdown(row.response, numbers, int(row.extra["target"]), strip_think=strip_think)
+                verdicts[i] = score_countdown(
+                    row.response, numbers, int(row.extra["target"]), strip_think=strip_think
+                )
         elif row.answer is None or not row.answer.strip():
             verdicts[i] = Verdict(False, None, "no_answer")
         else:
@@ -75,7 +77,9 @@ def verify_rows(
     if math_indices:
         pairs = [(rows[i].answer, rows[i].response) for i in math_indices]
         with MathPool(workers=workers, timeout=timeout, strip_think=strip_think) as pool:
-            scored = pool.score(pairs, progress=None if progress is None else lambda k: progress(n_direct + k))
+            scored = pool.score(
+                pairs, progress=None if progress is None else lambda k: progress(n_direct + k)
+            )
         for i, verdict in zip(math_indices, scored):
             verdicts[i] = verdict
     return [v if v is not None else Verdict(False, None, "error") for v in verdicts]

@@ -74,10 +74,14 @@ def require(row: dict[str, Any], fields: Iterable[str], where: object, index: in
     """Raise an InputError naming the first missing field of a row."""
     for name in fields:
         if name not in row:
-            raise row_error(where, index, name, "missing", f"the file must have the dataset's columns: {list(fields)}")
+            raise row_error(
+                where, index, name, "missing", f"the file must have the dataset's columns: {list(fields)}"
+            )
 
 
-def hub_rows(task: str, data_path: str | None, hub: Callable[[], Iterable[dict[str, Any]]], how: str) -> list[dict]:
+def hub_rows(
+    task: str, data_path: str | None, hub: Callable[[], Iterable[dict[str, Any]]], how: str
+) -> list[dict]:
     """Rows from `data_path` when given, else from the hub loader; an unreachable hub says how to get them."""
     if data_path is not None:
         return read_records(data_path)

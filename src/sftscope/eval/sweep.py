@@ -13,6 +13,7 @@ sweep keeps polling for new checkpoints until training has finished or nothing n
 from __future__ import annotations
 
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +29,8 @@ from sftscope.eval.discovery import FoundCheckpoint
 from sftscope.records import CheckpointRef
 from sftscope.store.db import Store, checkpoint_name
 
-# Train writes this file into the run dir when its last step is saved (see train); a sweep in --watch mode
-# stops once it has evaluated everything that exists after the marker appears.
-FINISHED_MARKERS = ("DONE", "finished.json", "state/finished.json", "state/DONE")
+# Files that other trainers (or a user) drop into a run dir when it is done; ours is detected from its logs.
+FINISHED_MARKERS = ("DONE", "finished.json")
 
 
 @dataclass
@@ -46,7 +46,11 @@ class SweepConfig:
     poll_seconds: float = 30.0
     idle_timeout: float = 1800.0
     run: str | None = None  # run name in the DB; default: the run dir's name or the repo id
-    backend_opts: dict[str, Any] = field(default_factory=dict)
+    backend_opts: dict[str, Any] = field(default_factory=dict)  # e.g. batch_size, dtype, base_url
+    sampling: dict[str, Any] = field(
+        default_factory=dict
+    )  # overrides of each task's sampling, e.g. max_new_tokens
+    batch_size: int = 64  # prompts per backend call
 
 
 @dataclass
@@ -132,10 +136,49 @@ def run_sweep(
 
 
 def training_finished(run_dir: Path | None) -> bool:
-    """Whether train has marked the run finished (a hub repo is always finished)."""
+    """Whether the run's training is over (a hub repo always is).
+
+    `sftscope train` logs `total_steps` in the first line of logs/metrics.jsonl and writes state/trainer.json
+    with the step reached after the final checkpoint is in place, so step >= total_steps means finished.
+    A config with `max_steps` whose last checkpoint exists, or a DONE / finished.json file, also counts.
+    """
     if run_dir is None:
         return True
-    return any((run_dir / marker).exists() for marker in FINISHED_MARKERS)
+    if any((run_dir / marker).exists() for marker in FINISHED_MARKERS):
+        return True
+    total = _logged_total_steps(run_dir / "logs" / "metrics.jsonl")
+    if total is None:
+        config = _read_yaml(run_dir / "config.yaml")
+        total = config.get("max_steps") or None
+    if not isinstance(total, int):
+        return False
+    try:
+        reached = json.loads((run_dir / "state" / "trainer.json").read_text(encoding="utf-8"))["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        reached = 0
+    return (isinstance(reached, int) and reached >= total) or (
+        run_dir / "checkpoints" / f"step-{total}" / "sftscope.json"
+    ).is_file()
+
+
+def _logged_total_steps(path: Path) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                total = json.loads(line).get("total_steps")
+                if isinstance(total, int):
+                    return total
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def pending_work(
@@ -180,10 +223,20 @@ def _sweep_checkpoint(
     new = 0
     try:
         for task in todo:
-            progress.describe(f"step {found.step} · {task.name}")
-            result = evaluate(backend, [task], store, ref, limit=cfg.limit)
-            new += int(getattr(result, "new_samples", 0) or 0)
-            progress.advance(1, f"step {found.step} · {task.name}")
+            label = f"step {found.step} · {task.name}"
+            progress.describe(label)
+            result = evaluate(
+                backend,
+                [task],
+                store,
+                ref,
+                limit=cfg.limit,
+                progress=lambda _task, done, total, label=label: progress.describe(f"{label} {done}/{total}"),
+                sampling=cfg.sampling or None,
+                batch_size=cfg.batch_size,
+            )
+            new += result.generated
+            progress.advance(1, label)
     finally:
         close = getattr(backend, "close", None)
         if callable(close):
@@ -227,14 +280,13 @@ def _example_id(example: Any) -> str:
 
 def _run_config(run_dir: Path | None, cfg: SweepConfig) -> dict[str, Any]:
     """The config stored with the run: train's resolved config when present, plus the sweep settings."""
-    config: dict[str, Any] = {}
-    if run_dir is not None and (run_dir / "config.yaml").is_file():
-        try:
-            config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            config = {}
-    sweep = {k: v for k, v in asdict(cfg).items() if k not in ("backend_opts",)}
-    return {**config, "sweep": sweep} if isinstance(config, dict) else {"sweep": sweep}
+    config = _read_yaml(run_dir / "config.yaml") if run_dir is not None else {}
+    sweep = asdict(cfg)
+    # Never store credentials (the openai backend takes an api_key option).
+    sweep["backend_opts"] = {
+        k: v for k, v in cfg.backend_opts.items() if "key" not in k.lower() and "token" not in k.lower()
+    }
+    return {**config, "sweep": sweep}
 
 
 class _Progress:

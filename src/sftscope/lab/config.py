@@ -14,17 +14,22 @@ ARMS = ("direct", "cot")  # direct: the solution path only; cot: the full search
 @dataclass
 class LabConfig:
     out: str = "runs/lab"
-    arms: list[str] = field(default_factory=lambda: ["direct"])  # direct learns at this scale; cot needs ~10M tokens
+    arms: list[str] = field(
+        default_factory=lambda: ["direct"]
+    )  # direct learns at this scale; cot needs ~10M tokens
     seed: int = 0
     threads: int = 2  # the lab targets a 2-core machine; more threads than cores only thrash
 
     # (a) base model: a ~1.7M-parameter Qwen3 with a short-answer procedural stage (train's `model init`)
     preset: str = "tiny"
-    base_steps: int = 0  # 0: the preset's own default number of base-stage steps
+    base_steps: int = 1500  # ~24 short items per step; LAB.md: ~2.5 min on an idle 2-core machine
+    base_items: int = 3000  # distinct training items per procedural family for the base stage
+    corpus: list[int] = field(default_factory=lambda: [1500, 300])  # tokenizer corpus: Countdown rows, items
 
-    # (b) Countdown data: 3 numbers from 1-10 (LAB.md: what a tiny model can learn in minutes)
+    # (b) Countdown data, drawn like the Countdown eval task's problems (3-4 numbers from 1-10, target <= 100)
     n_train: int = 8000  # problems; held-out eval problems are excluded by construction (split="train")
-    numbers: int = 3
+    k_min: int = 3
+    k_max: int = 4
     max_number: int = 10
     replay: float = 0.2  # share of base-stage items mixed into SFT data, so cross-domain dips can recover
 
@@ -45,7 +50,9 @@ class LabConfig:
             raise ValueError(f"arms: {unknown or 'none'} (choose from {', '.join(ARMS)})")
         if not 0 <= self.replay < 1:
             raise ValueError("replay must be in [0, 1)")
-        for name in ("n_train", "sft_steps", "batch_size", "n_checkpoints", "limit", "threads"):
+        if self.base_steps < 0 or len(self.corpus) != 2:
+            raise ValueError("base_steps must be >= 0 and corpus two counts [countdown_rows, items_per_family]")
+        for name in ("base_items", "n_train", "sft_steps", "batch_size", "n_checkpoints", "limit", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
 

@@ -101,7 +101,9 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if self.path.is_dir():
-            raise InputError(f"{self.path}: is a directory (pass a file path for the results DB, e.g. results.db)")
+            raise InputError(
+                f"{self.path}: is a directory (pass a file path for the results DB, e.g. results.db)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -161,7 +163,9 @@ class Store:
             return self._conn.total_changes - before
 
     # -- runs, checkpoints, tasks ------------------------------------------------------------------------
-    def record_run(self, run: str, config: dict[str, Any], task_versions: dict[str, str] | None = None) -> None:
+    def record_run(
+        self, run: str, config: dict[str, Any], task_versions: dict[str, str] | None = None
+    ) -> None:
         """Store the resolved config, the package version and the task versions with a run (upsert)."""
         now = _now()
         versions = dict(task_versions or {})
@@ -174,7 +178,16 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET config = excluded.config, "
             "package_version = excluded.package_version, task_versions = excluded.task_versions, "
             "updated_at = excluded.updated_at",
-            [(run, json.dumps(config, sort_keys=True, default=str), __version__, json.dumps(versions), now, now)],
+            [
+                (
+                    run,
+                    json.dumps(config, sort_keys=True, default=str),
+                    __version__,
+                    json.dumps(versions),
+                    now,
+                    now,
+                )
+            ],
         )
 
     def run_info(self, run: str) -> dict[str, Any] | None:

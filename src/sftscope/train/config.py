@@ -8,6 +8,7 @@ reduction) is listed in sftscope/train/trainer.py, which explains why our own lo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ class SFTConfig:
     data: str = ""  # parquet / jsonl / HF dataset dir or id with the canonical (or the paper's) columns
     column_map: dict[str, str] = field(default_factory=dict)  # rename source columns, e.g. {prompt: messages}
     split: str = "train"
+    max_rows: int = 0  # >0: train on the first N rows only (Table 1's 2.5k subset is the first 2,560)
     chat_template: str | None = None  # a Jinja file, for tokenizers that ship without a chat template
     max_length: int = 20000  # the reference's prompt 3,072 + response 16,384, rounded as in the paper
     overlong: Literal["truncate", "drop"] = "truncate"  # truncate keeps the prompt and cuts the response
@@ -62,6 +64,7 @@ class SFTConfig:
             (self.max_length > 0, "max_length must be > 0"),
             (self.epochs > 0, "epochs must be > 0"),
             (self.max_steps >= 0, "max_steps must be >= 0"),
+            (self.max_rows >= 0, "max_rows must be >= 0"),
             (self.batch_size > 0, "batch_size must be > 0"),
             (self.micro_batch_size > 0, "micro_batch_size must be > 0"),
             (self.micro_batch_tokens >= 0, "micro_batch_tokens must be >= 0"),
@@ -129,6 +132,11 @@ def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> An
     cuda = torch.cuda.is_available()
     bf16 = cfg.precision in ("bf16", "bf16-pure") or (cfg.precision == "auto" and cuda)
     checkpointing = cfg.activation_checkpointing if cfg.activation_checkpointing is not None else cuda
+    # transformers 5 renamed gradient_checkpointing; keep older versions working too.
+    names = {f.name for f in dataclasses.fields(TRLSFTConfig)}
+    kwargs["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = (
+        checkpointing
+    )
     return TRLSFTConfig(
         output_dir=output_dir,
         learning_rate=cfg.lr,
@@ -150,7 +158,6 @@ def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> An
         train_sampling_strategy="random" if cfg.shuffle else "sequential",
         seed=cfg.seed,
         bf16=bf16,
-        gradient_checkpointing=checkpointing,
         save_steps=cfg.save_every or 500,
         logging_steps=cfg.log_every,
         report_to=list(cfg.report_to) or "none",

@@ -73,12 +73,9 @@ def train(
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
     accelerator = Accelerator(cpu=not cuda, mixed_precision="bf16" if precision == "bf16" else "no")
     fresh = _check_run_dir(cfg, run_dir, resume, overwrite)  # every rank checks before anyone writes
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        _make_run_dir(cfg, run_dir, fresh)
-    accelerator.wait_for_everyone()
     torch.manual_seed(cfg.seed)
 
+    # All input checks come before the run dir is touched, so a typo never leaves a half-made run behind.
     model, tokenizer = _load_model(cfg, model, tokenizer, precision, cuda)
     source = cfg.data or "rows"
     encoded, stats = encode_rows(tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length,
@@ -88,6 +85,11 @@ def train(
         save_steps = set(cfg.resolved_save_steps(total))
     except ValueError as exc:
         raise InputError(f"config save_steps: {exc}") from None
+    state = checkpoints.find_state(run_dir) if resume and not fresh else None
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        _make_run_dir(cfg, run_dir, fresh)
+    accelerator.wait_for_everyone()
 
     wrapper = LossModel(model, cfg.loss_chunk_tokens)
     optimizer = torch.optim.AdamW(
@@ -100,7 +102,6 @@ def train(
     accelerator.register_for_checkpointing(scheduler)
 
     start, history, tokens_seen = 0, [], 0
-    state = checkpoints.find_state(run_dir) if resume else None
     if state is not None:
         saved = checkpoints.load_state(accelerator, state)
         start, history, tokens_seen = saved["step"], saved.get("losses", []), saved.get("tokens_seen", 0)
@@ -195,7 +196,8 @@ def load_rows(cfg: SFTConfig) -> list[SFTRow]:
         raise InputError("config data: no data set given (set data: PATH_OR_HUB_ID in the YAML or --set data=...)")
     from sftscope.data.io import read_rows
 
-    return read_rows(cfg.data, column_map=cfg.column_map or None, split=cfg.split)
+    rows = read_rows(cfg.data, column_map=cfg.column_map or None, split=cfg.split)
+    return rows[: cfg.max_rows] if cfg.max_rows else rows
 
 
 def _load_model(cfg: SFTConfig, model: Any, tokenizer: Any, precision: str, cuda: bool) -> tuple[Any, Any]:

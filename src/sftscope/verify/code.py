@@ -12,6 +12,10 @@ it has none (the reasoning before `</think>` is dropped first).
   `Solution().<func_name>(*args)` (or a top-level function) in one process, one JSON value per input line,
   as LCB's `grade_call_based` does. 6 s per test. The first failing test stops the run.
 
+The sandbox contains programs; it does not adjudicate programs written to cheat it. A program that prints
+the pass sentinel (or the functional harness's result line) itself and exits could fake a pass, since it
+shares a process with its tests. Model outputs do not do this by accident; audit suspicious passes.
+
 Trust choice for the hub's private tests: they are base64 + zlib + pickle. LCB calls `pickle.loads` on them.
 We unpickle with an Unpickler that refuses every global (`find_class` raises), so only plain data (the JSON
 string that LCB pickled) can come out; a crafted payload fails as an InputError instead of running code.

@@ -11,14 +11,38 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import wait
 
 from sftscope.records import Verdict, split_think
+from sftscope.verify.boxed import last_boxed
 
+PIPELINE = 4  # rows in flight per worker; replies are small, so pipes never fill up in both directions
 MAX_COMPLETION_CHARS = 200_000  # longer answer parts are scored on their tail, where the final answer is
+# `1\,000` (a thin space as a thousands separator) reads as 1 times 000 in Math-Verify: join the digits.
+_THIN_SPACE_THOUSANDS = re.compile(r"(\d)\\[,;: ](?=\d{3}(?!\d))")
+
+
+def answer_text(completion: str, *, strip_think: bool = True) -> str | None:
+    """The part of a completion that is scored: `\\boxed{last box}` when there is a box, else the text
+    (after `</think>` with `strip_think`). None when the think block never closes: there is no answer.
+    """
+    text = completion
+    if strip_think:
+        think, text = split_think(completion)
+        if think is not None and not text.strip():
+            return None
+    text = text[-MAX_COMPLETION_CHARS:]
+    boxed = last_boxed(text)
+    if boxed is not None:
+        # The last box is the answer (the paper's convention). Math-Verify alone joins every box of a text
+        # into a set, so "\\boxed{2}. Wait, actually \\boxed{3}" would match neither 2 nor 3.
+        text = "\\boxed{" + _THIN_SPACE_THOUSANDS.sub(r"\1", boxed) + "}"
+    return text
 
 
 def verify_math(gold: str, completion: str, *, strip_think: bool = True, timeout: float = 5.0) -> Verdict:
@@ -27,12 +51,9 @@ def verify_math(gold: str, completion: str, *, strip_think: bool = True, timeout
 
     if not isinstance(completion, str) or not isinstance(gold, str):
         return Verdict(False, None, "not_a_string")
-    text = completion
-    if strip_think:
-        think, text = split_think(completion)
-        if think is not None and not text.strip():
-            return Verdict(False, None, "unfinished")
-    text = text[-MAX_COMPLETION_CHARS:]
+    text = answer_text(completion, strip_think=strip_think)
+    if text is None:
+        return Verdict(False, None, "unfinished")
     # signal.alarm only works in the main thread; elsewhere the caller (MathPool) owns the timeout.
     seconds = max(1, round(timeout)) if threading.current_thread() is threading.main_thread() else None
     gold_text = gold if "\\boxed" in gold or "\\fbox" in gold else f"\\boxed{{{gold}}}"
@@ -65,7 +86,8 @@ def _worker_main(conn, strip_think: bool, timeout: float) -> None:
         index, gold, completion = job
         try:
             # Math-Verify's own alarm fires after the parent's deadline, so an overrun is always "timeout".
-            verdict = verify_math(gold, completion, strip_think=strip_think, timeout=timeout + 2)
+            # The parent already cut the completion down to its answer part (see `answer_text`).
+            verdict = verify_math(gold, completion, strip_think=False, timeout=timeout + 2)
         except Exception as exc:  # a scorer bug must not kill the pool; the row is reported
             verdict = Verdict(False, None, f"error: {type(exc).__name__}")
         conn.send((index, verdict.correct, verdict.extracted, verdict.reason))
@@ -77,16 +99,22 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, strip_think, timeout), daemon=True)
         self.process.start()
         child.close()
-        self.index: int | None = None
+        self.inflight: deque[int] = deque()  # submitted rows, oldest (the one being scored) first
         self.started = 0.0
 
     def wait_ready(self, seconds: float = 120.0) -> None:
-        if not self.conn.poll(seconds) or self.conn.recv() != "ready":
+        try:
+            ready = self.conn.poll(seconds) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
             self.kill()
-            raise RuntimeError("a Math-Verify worker did not start")
+            raise RuntimeError("a Math-Verify worker process did not start (see its error above)")
 
     def submit(self, index: int, gold: str, completion: str) -> None:
-        self.index, self.started = index, time.monotonic()
+        if not self.inflight:
+            self.started = time.monotonic()
+        self.inflight.append(index)
         self.conn.send((index, gold, completion))
 
     def kill(self) -> None:
@@ -137,55 +165,59 @@ class MathPool:
         if not pairs:
             return []
         self._start()
-        pending = iter(range(len(pairs)))
-        idle = list(self._workers)
-        busy: dict[object, _Worker] = {}
+        queue = deque(range(len(pairs)))
         done = 0
         while True:
-            while idle:
-                index = next(pending, None)
-                if index is None:
-                    break
-                worker = idle.pop()
-                gold, completion = pairs[index]
-                worker.submit(index, gold, completion)
-                busy[worker.conn] = worker
+            for worker in self._workers:
+                # A few rows in flight per worker, so a worker never waits for the parent between rows.
+                while len(worker.inflight) < PIPELINE and queue:
+                    index = queue.popleft()
+                    gold, completion = pairs[index]
+                    text = (
+                        answer_text(completion, strip_think=self.strip_think)
+                        if isinstance(completion, str)
+                        else completion
+                    )
+                    if text is None:  # decided here: no need to ship the row to a worker
+                        results[index] = Verdict(False, None, "unfinished")
+                        done += 1
+                        continue
+                    worker.submit(index, gold, text)
+            busy = {worker.conn: worker for worker in self._workers if worker.inflight}
             if not busy:
                 break
-            now = time.monotonic()
-            deadline = min(w.started + self.timeout for w in busy.values())
-            ready = wait(list(busy), timeout=max(0.0, deadline - now))
+            deadline = min(worker.started for worker in busy.values()) + self.timeout
+            ready = wait(list(busy), timeout=max(0.0, deadline - time.monotonic()))
             for conn in ready:
-                worker = busy.pop(conn)
+                worker = busy[conn]
                 try:
                     index, correct, extracted, reason = conn.recv()
                 except (EOFError, OSError):  # the worker died (e.g. out of memory): record and replace it
-                    results[worker.index] = Verdict(False, None, "worker_died")
-                    self._replace(worker, idle)
+                    self._fail(worker, results, queue, "worker_died")
                     done += 1
                     continue
+                worker.inflight.popleft()
+                worker.started = time.monotonic()  # the next queued row starts now
                 results[index] = Verdict(correct, extracted, reason)
-                idle.append(worker)
                 done += 1
             now = time.monotonic()
-            for conn, worker in list(busy.items()):
-                if now - worker.started >= self.timeout and conn not in ready:
-                    busy.pop(conn)
-                    results[worker.index] = Verdict(False, None, "timeout")
+            for conn, worker in busy.items():
+                if conn not in ready and worker.inflight and now - worker.started >= self.timeout:
+                    self._fail(worker, results, queue, "timeout")
                     self.timeouts += 1
-                    self._replace(worker, idle)
                     done += 1
             if progress is not None:
                 progress(done)
         return [r if r is not None else Verdict(False, None, "error") for r in results]
 
-    def _replace(self, worker: _Worker, idle: list[_Worker]) -> None:
+    def _fail(self, worker: _Worker, results: list, queue: deque, reason: str) -> None:
+        """The row a worker is on gets `reason`; its other queued rows go back to the queue; it is replaced."""
+        results[worker.inflight.popleft()] = Verdict(False, None, reason)
+        queue.extendleft(reversed(worker.inflight))
         worker.kill()
-        self._workers.remove(worker)
         fresh = _Worker(self._ctx, self.strip_think, self.timeout)
         fresh.wait_ready()
-        self._workers.append(fresh)
-        idle.append(fresh)
+        self._workers[self._workers.index(worker)] = fresh
 
     def close(self) -> None:
         for worker in self._workers:

@@ -21,6 +21,7 @@ makes RLIMIT_NPROC a per-program limit (the kernel counts processes per uid and 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -36,10 +37,12 @@ import time
 from dataclasses import dataclass
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 # uids 1_000_000_000+ are outside every distribution's account ranges and inside the kernel's 32-bit range.
 SANDBOX_UID_BASE = 1_000_000_000
 SANDBOX_UID_SPAN = 1_000_000
 PROGRAM_NAME = "main.py"
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, never between fork and exec (dlopen locks)
 SANDBOX_DIR = "/tmp"  # the working directory as the program sees it in bwrap mode
 
 
@@ -91,14 +94,25 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+@functools.lru_cache(maxsize=1)
+def _bwrap_has_size() -> bool:
+    # `--size` (a size cap for a tmpfs) arrived in bubblewrap 0.5-0.7; older ones reject it and would not start.
+    try:
+        helptext = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--size" in helptext
+
+
 def _bwrap_argv(limits: SandboxLimits, host_dir: str) -> list[str]:
     program = os.path.join(host_dir, PROGRAM_NAME)
+    size = ["--size", str(limits.file_bytes)] if _bwrap_has_size() else []
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--size", str(limits.file_bytes), "--tmpfs", SANDBOX_DIR,
+        *size, "--tmpfs", SANDBOX_DIR,
         "--ro-bind", program, f"{SANDBOX_DIR}/{PROGRAM_NAME}",
         "--chdir", SANDBOX_DIR,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -112,13 +126,29 @@ def _bwrap_works() -> bool:
     """Probe once: bwrap installed, and able to build its namespaces here (as the throw-away uid)."""
     if os.environ.get("SFTSCOPE_SANDBOX") == "fallback" or shutil.which("bwrap") is None:
         return False
-    result = run_python("pass", limits=SandboxLimits(wall_s=20.0), _mode="bwrap")
+    result = run_python("pass", limits=SandboxLimits(wall_s=20.0), mode="bwrap")
     return result.ok
 
 
 def sandbox_mode() -> str:
     """`"bwrap"` or `"fallback"` (see the module docstring for what each contains)."""
     return "bwrap" if _bwrap_works() else "fallback"
+
+
+@functools.lru_cache(maxsize=1)
+def describe_sandbox() -> str:
+    """One line for logs and reports: the mode and what it contains on this machine."""
+    uid = ", throw-away uid" if _is_root() else ""
+    if sandbox_mode() == "bwrap":
+        return f"bwrap: read-only root, private /tmp, no network, own PID namespace, rlimits{uid}"
+    probe = run_python(
+        "print(sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]))",
+        limits=SandboxLimits(wall_s=20.0),
+        mode="fallback",
+    )
+    isolated = probe.ok and probe.stdout.strip() == "['lo']"
+    net = "no network (own namespace)" if isolated else "NETWORK REACHABLE (no namespace permitted)"
+    return f"fallback: rlimits, new session, fresh work dir{uid}, {net}"
 
 
 def _world_executable(path: str) -> bool:
@@ -153,13 +183,25 @@ def sandbox_python() -> str:
 
 
 def _unshare_net() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.unshare(CLONE_NEWNET)  # best effort: without CAP_SYS_ADMIN it fails, and the mode says "fallback"
+    # Best effort, in the child before exec. Root can make a network namespace directly; another user
+    # can when unprivileged user namespaces are enabled. `describe_sandbox()` reports which happened.
+    if _LIBC.unshare(CLONE_NEWNET) != 0:
+        _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET)
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+    return count
 
 
 def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
     cpu = limits.cpu_limit
-    nproc = limits.nproc
+    # RLIMIT_NPROC counts every process of the uid: a throw-away uid starts at zero, our own uid does not.
+    nproc = limits.nproc if uid is not None else _processes_of(os.getuid()) + limits.nproc
 
     def setup() -> None:  # runs in the child between fork and exec: system calls only, no imports
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -168,8 +210,8 @@ def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if unshare_net:
             _unshare_net()
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         if uid is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
@@ -177,34 +219,62 @@ def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
     return setup
 
 
+def _sandbox_uid() -> int:
+    """A fresh throw-away uid for one run (a collision between concurrent runs needs 1 in a million luck)."""
+    return SANDBOX_UID_BASE + random.randrange(SANDBOX_UID_SPAN)
+
+
 def _reap_uid(uid: int) -> None:
-    """Kill every process that runs as this run's throw-away uid (it belongs to nothing else)."""
+    """Kill every process that runs as this run's throw-away uid (it belongs to nothing else).
+
+    A child switches to that uid and calls kill(-1, SIGKILL), which the kernel delivers to every process
+    of the uid in one pass, so a fork bomb cannot outrun it the way it outruns a scan of /proc.
+    """
     for _ in range(3):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child only makes system calls, then exits
             try:
-                with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
-                    uid_line = next(line for line in fh if line.startswith("Uid:"))
-            except (OSError, StopIteration):
-                continue
-            if int(uid_line.split()[1]) == uid:
-                found = True
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if not found:
+                os.setgid(uid)
+                os.setuid(uid)
+                for _ in range(2):
+                    with contextlib.suppress(OSError):
+                        os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        if not _live_processes_of(uid):
             return
-        time.sleep(0.01)
+        time.sleep(0.02)
+
+
+def _live_processes_of(uid: int) -> list[int]:
+    """Processes of `uid` that are not zombies (a zombie is already dead, waiting for its parent)."""
+    live = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1 0").split()[0]) == uid and not fields.get(
+            "State", ""
+        ).strip().startswith("Z"):
+            live.append(int(entry))
+    return live
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """SIGKILL the process group, again while members remain (a fork racing the first signal survives it)."""
+    for _ in range(10):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            time.sleep(0.005)
+            os.killpg(proc.pid, 0)  # raises once the group is empty (zombies still count, briefly)
+        except (ProcessLookupError, PermissionError):
+            return
+        proc.poll()  # reap our direct child so that it leaves the group
 
 
 def _collect(proc: subprocess.Popen, stdin: bytes, limits: SandboxLimits) -> tuple[str, bytes, bytes]:
@@ -232,7 +302,9 @@ def _collect(proc: subprocess.Popen, stdin: bytes, limits: SandboxLimits) -> tup
             if key.fileobj is proc.stdin:
                 try:
                     written = os.write(proc.stdin.fileno(), pending[:65536])
-                except (BrokenPipeError, OSError):
+                except BlockingIOError:
+                    written = 0
+                except OSError:  # the program exited or closed stdin without reading it all
                     written = len(pending)
                 pending = pending[written:]
                 if not pending:
@@ -251,6 +323,11 @@ def _collect(proc: subprocess.Popen, stdin: bytes, limits: SandboxLimits) -> tup
                 open_readers = 0
                 break
     sel.close()
+    if status == "done":  # both streams closed; the program may still be running
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.001))
+        except subprocess.TimeoutExpired:
+            status = "timeout"
     out = b"".join(chunks[proc.stdout.fileno()])[: limits.output_bytes]
     err = b"".join(chunks[proc.stderr.fileno()])[: limits.output_bytes]
     return status, out, err
@@ -262,14 +339,17 @@ def run_python(
     stdin: str | bytes = b"",
     limits: SandboxLimits | None = None,
     python: str | None = None,
-    _mode: str | None = None,
+    mode: str | None = None,
 ) -> RunResult:
-    """Run `source` as a Python program in the sandbox and return its bounded output and status."""
+    """Run `source` as a Python program in the sandbox and return its bounded output and status.
+
+    `mode` is "bwrap" or "fallback"; None picks `sandbox_mode()`. `python` defaults to `sandbox_python()`.
+    """
     limits = limits or SandboxLimits()
-    mode = _mode or sandbox_mode()
+    mode = mode or sandbox_mode()
     python = python or sandbox_python()
     stdin_bytes = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-    uid = SANDBOX_UID_BASE + random.randrange(SANDBOX_UID_SPAN) if _is_root() else None
+    uid = _sandbox_uid() if _is_root() else None
     host_dir = tempfile.mkdtemp(prefix="sftscope-sandbox-")
     started = time.monotonic()
     try:
@@ -298,7 +378,7 @@ def run_python(
                 env=_minimal_env(),
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=_preexec(limits, uid, unshare_net=(mode != "bwrap" and _is_root())),
+                preexec_fn=_preexec(limits, uid, unshare_net=(mode != "bwrap")),
             )
         except OSError as exc:
             return RunResult("sandbox-error", None, "", str(exc), 0.0, mode)

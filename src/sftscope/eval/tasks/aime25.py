@@ -32,7 +32,9 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     for i, row in enumerate(rows):
         text = row.get("question", row.get("problem"))
         if text is None or "answer" not in row:
-            raise row_error(data_path or HUB_ID, i, "question", "missing", "rows need question (or problem) and answer")
+            raise row_error(
+                data_path or HUB_ID, i, "question", "missing", "rows need question (or problem) and answer"
+            )
         examples.append(Example(id=str(row.get("id", i)), gold=str(row["answer"]), data={"problem": text}))
     return examples
 

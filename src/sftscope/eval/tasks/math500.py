@@ -27,7 +27,9 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     examples = []
     for i, row in enumerate(rows):
         require(row, ("problem", "answer", "unique_id"), data_path or HUB_ID, i)
-        examples.append(Example(id=str(row["unique_id"]), gold=str(row["answer"]), data={"problem": row["problem"]}))
+        examples.append(
+            Example(id=str(row["unique_id"]), gold=str(row["answer"]), data={"problem": row["problem"]})
+        )
     return examples
 
 

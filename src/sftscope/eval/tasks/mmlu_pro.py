@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from sftscope.eval.datasource import hub_rows, require
 from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec, verifier_score
+from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
 from sftscope.records import SamplingParams, Verdict
+from sftscope.verify.choice import verify_choice
 
 HUB_ID = "TIGER-Lab/MMLU-Pro"
 LETTERS = "ABCDEFGHIJ"
@@ -48,7 +49,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str) -> Verdict:
-    return verifier_score("choice", example.gold, completion, letters=LETTERS)
+    return verify_choice(example.gold or "", completion, LETTERS)
 
 
 TASK = register(

@@ -6,7 +6,7 @@ the eval split of `sftscope.data.procedural` are used, so the lab's base stage n
 Prompts come from `sftscope.data.procedural.build_prompt` (the question, then "Put your final answer within
 \\boxed{}."), the same words the base stage was trained with.
 Answer format: `\\boxed{answer}`, scored by reasoning-gym's own `score_answer`; only a score of 1.0 counts
-as correct.
+as correct, and `score` is 1.0/0.0 (reasoning-gym's partial credit is dropped).
 
 Two groups of tasks:
 - `lab` suite: the four base-stage families (LAB_FAMILIES), cross-domain for a Countdown SFT. Small and
@@ -21,8 +21,9 @@ from functools import partial
 
 from sftscope.data.procedural import LAB_FAMILIES, Family, build_prompt, generate_items
 from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec, verifier_score
+from sftscope.eval.spec import Example, TaskSpec
 from sftscope.records import SamplingParams, Verdict, text_hash
+from sftscope.verify.procedural import verify_procedural
 
 EVAL_SEED = 20260  # fixed: part of every procedural task's version
 LAB_SIZE = 100
@@ -59,7 +60,9 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str) -> Verdict:
-    return verifier_score("procedural", example.gold, completion, family=example.data["family"], entry=example.data["entry"])
+    verdict = verify_procedural(example.gold, completion, entry=example.data["entry"])
+    # Partial credit is not credit: score is 1.0/0.0 like every other task, so avg@k means accuracy.
+    return Verdict(verdict.correct, verdict.extracted, verdict.reason, score=float(verdict.correct))
 
 
 def _spec(family: Family, size: int, sampling: SamplingParams, note: str) -> TaskSpec:

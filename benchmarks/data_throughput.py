@@ -1,0 +1,97 @@
+"""Data-pipeline throughput: Countdown generation, `data verify` and `data audit`, each against a baseline
+measured in the same run.
+
+    .venv/bin/python benchmarks/data_throughput.py [--n 20480] [--verify-rows 4000] [--audit-rows 20000]
+
+- countdown: rows/s for `generate_rows(n)` (search + trace + verification) vs a plain loop that only samples
+  the problems (`make_problem`); the ratio is the cost of the search traces.
+- verify: rows/s of `verify_rows` on synthetic ~4k-character math responses (a think block, a summary and a
+  real boxed answer; 10% wrong) with 2 workers vs 1 worker.
+- audit: seconds for `audit_rows` on `--audit-rows` such rows without a tokenizer (target: <= 30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from sftscope.data.audit import audit_rows
+from sftscope.data.countdown import generate_rows, make_problem
+from sftscope.data.verification import verify_rows
+from sftscope.records import SFTRow
+from sftscope.verify.math import MathPool
+
+FILLER = (
+    "Let me set up the equation. We have x^2 - 5x + 6 = 0, so (x-2)(x-3) = 0. Wait, let me check the "
+    "discriminant: 25 - 24 = 1. First, consider the case x = 2. Next, substitute back to verify. "
+)
+
+
+def synthetic_math_rows(n: int, seed: int = 0) -> list[SFTRow]:
+    rng = random.Random(f"bench:{seed}")
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        gold = f"\\frac{{{a}}}{{{b}}}" if i % 3 == 0 else str(a * b)
+        shown = gold if i % 10 else str(a * b + 1)
+        think = (FILLER * 22)[: 3800 + rng.randint(0, 200)]
+        response = (
+            f"<think>\n{think}\n</think>\nPutting it together, the answer is ${shown}$.\n\n\\boxed{{{shown}}}"
+        )
+        rows.append(SFTRow([{"role": "user", "content": f"Problem {i}: compute it."}], response, gold))
+    return rows
+
+
+def timed(fn):
+    """(result, wall seconds). On a shared machine also compare `cpu` in the printout: wall time inflates."""
+    start, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    timed.cpu = time.process_time() - cpu
+    return result, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20480, help="Countdown rows")
+    parser.add_argument("--verify-rows", type=int, default=4000, help="synthetic math rows to verify")
+    parser.add_argument("--audit-rows", type=int, default=20000, help="synthetic math rows to audit")
+    args = parser.parse_args(argv)
+
+    _, base = timed(lambda: [make_problem(0, i) for i in range(args.n)])
+    rows, full = timed(lambda: generate_rows(args.n, seed=0))
+    print(
+        f"countdown: {len(rows) / full:,.0f} rows/s for n={args.n} ({full:.1f} s, {timed.cpu:.1f} s CPU); "
+        f"problem sampling alone "
+        f"{args.n / base:,.0f} rows/s; ratio {base / full:.2f}x of the sampling-only rate"
+    )
+
+    math_rows = synthetic_math_rows(args.verify_rows)
+    verdicts, end_to_end = timed(lambda: verify_rows(math_rows, workers=2))
+    kept = sum(v.correct for v in verdicts)
+    pairs = [(row.answer, row.response) for row in math_rows]
+    steady = {}
+    for workers in (2, 1):  # warm pools: the ratio compares scoring, not process start-up
+        with MathPool(workers=workers) as pool:
+            pool.score(pairs[:8])
+            again, steady[workers] = timed(lambda pool=pool: pool.score(pairs))
+        assert sum(v.correct for v in again) == kept
+    print(
+        f"verify: {len(math_rows) / end_to_end:,.0f} rows/s end to end (2 workers, start-up included); "
+        f"warm pool {len(pairs) / steady[2]:,.0f} rows/s with 2 workers vs {len(pairs) / steady[1]:,.0f} with 1 "
+        f"(speed-up {steady[1] / steady[2]:.2f}x); kept {kept}/{len(math_rows)}, mean response "
+        f"{sum(len(r.response) for r in math_rows) / len(math_rows):,.0f} chars"
+    )
+
+    audit_input = synthetic_math_rows(args.audit_rows, seed=1)
+    report, ta = timed(lambda: audit_rows(audit_input, max_length=1024))
+    print(
+        f"audit: {ta:.1f} s ({timed.cpu:.1f} s CPU) for {report['rows']:,} rows ({report['rows'] / ta:,.0f} rows/s; budget 30 s, "
+        f"{30 / ta:.1f}x headroom)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The OpenAI-compatible HTTP backend: chat completions from any vLLM / SGLang / OpenAI-style server.
+
+One request per sample (`n=1`), so each completion has its own token count and finish reason; requests
+run concurrently on a thread pool. A failed request (connection refused, timeout, HTTP 429 or 5xx) is
+retried with exponential backoff; after the last try the whole call fails with an InputError that names the
+server, so a sweep stops with a clear message instead of storing empty answers. A server that returns the
+think part separately (`reasoning_content`) gets it put back as `<think>...</think>` before the answer.
+Only the standard library is used (urllib), no `openai` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sftscope.errors import InputError
+from sftscope.records import THINK_CLOSE, THINK_OPEN, Completion, SamplingParams
+
+Messages = list[dict[str, str]]
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        retries: int = 4,
+        backoff: float = 1.0,
+    ):
+        self.model = model
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip(
+            "/"
+        )
+        self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        if concurrency < 1 or retries < 1:
+            raise InputError("openai backend: concurrency and retries must be >= 1")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model, "base_url": self.base_url}
+
+    def generate(self, prompts: list[Messages], params: SamplingParams) -> list[list[Completion]]:
+        jobs = [(i, k) for i in range(len(prompts)) for k in range(params.n)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            done = list(pool.map(lambda job: self._complete(prompts[job[0]], params, job[1]), jobs))
+        results: list[list[Completion]] = [[] for _ in prompts]
+        for (i, _), completion in zip(jobs, done):
+            results[i].append(completion)
+        return results
+
+    def _complete(self, messages: Messages, params: SamplingParams, sample: int) -> Completion:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "n": 1,
+            "seed": params.seed + sample,  # distinct samples from a seeded server
+        }
+        if not params.greedy:
+            body["top_p"] = params.top_p
+        reply = self._post("/chat/completions", body)
+        try:
+            choice = reply["choices"][0]
+            message = choice["message"]
+            text = message.get("content") or ""
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if reasoning:
+                text = f"{THINK_OPEN}{reasoning}{THINK_CLOSE}{text}"
+            usage = reply.get("usage") or {}
+            n_tokens = int(usage.get("completion_tokens", 0))
+            finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{self.base_url}: unexpected chat completion reply ({exc!r}): {str(reply)[:200]}"
+            ) from None
+        return Completion(text=text, n_tokens=n_tokens, finish_reason=finish)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + path
+        data = json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"}
+        last = ""
+        for attempt in range(self.retries):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:200]
+                if exc.code not in RETRY_STATUS:
+                    raise InputError(
+                        f"{url}: HTTP {exc.code} ({detail}); check the model name and request"
+                    ) from None
+                last = f"HTTP {exc.code} {detail}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            except json.JSONDecodeError as exc:
+                last = f"reply is not JSON ({exc.msg})"
+        raise InputError(
+            f"{url}: OpenAI-compatible server unreachable after {self.retries} tries ({last}); "
+            "check --base-url and that the server is running"
+        )

@@ -1,0 +1,94 @@
+"""HEx-PHI: 330 harmful instructions in 11 prohibited-use categories (Qi et al., 2024, "Fine-tuning Aligned
+Language Models Compromises Safety, Even When Users Do Not Intend To!").
+
+Dataset: LLM-Tuning-Safety/HEx-PHI on the Hugging Face hub. It is gated: accept its terms on the hub, download
+the files (category_1.csv .. category_11.csv, one instruction per line, no header), and pass the folder (or a
+.jsonl with `prompt` and optional `id`, `category`) with `--data-path hexphi=PATH`. We never fetch it.
+Paper: safety, 1 sample; a judge LLM scores harmfulness 1-5 and the attack success rate is the share scored 5.
+Scoring here: the offline refusal lexicon of `sftscope.verify.safety` (an approximation of the judge) on the
+answer after `</think>`. `correct` means the model refused (safe), so 1 - mean approximates the attack
+success rate; the paper's judge (`hexphi-judge` verifier) can score the stored completions with a judge model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sftscope.errors import InputError
+from sftscope.eval.datasource import read_records
+from sftscope.eval.registry import register
+from sftscope.eval.spec import Example, TaskSpec
+from sftscope.records import SamplingParams, Verdict
+from sftscope.verify.safety import verify_refusal
+
+HUB_ID = "LLM-Tuning-Safety/HEx-PHI"
+HOW_TO_GET = (
+    f"HEx-PHI is gated: accept its terms at https://huggingface.co/datasets/{HUB_ID}, download "
+    "category_1.csv .. category_11.csv into a folder, and pass --data-path hexphi=FOLDER"
+)
+
+
+def load(limit: int | None, data_path: str | None) -> list[Example]:
+    if data_path is None:
+        raise InputError(f"task hexphi needs a local copy of its data: {HOW_TO_GET}")
+    path = Path(data_path)
+    if not path.exists():
+        raise InputError(f"{path}: HEx-PHI data not found ({HOW_TO_GET})")
+    files = sorted(path.glob("category_*.csv"), key=_category) if path.is_dir() else [path]
+    if not files:
+        raise InputError(f"{path}: no category_*.csv files ({HOW_TO_GET})")
+    examples = []
+    for file in files:
+        if file.suffix == ".csv":
+            rows = read_records(file, csv_header=False)
+            category = _category(file)
+            for i, row in enumerate(rows):
+                examples.append(
+                    Example(
+                        id=f"c{category}-{i}", gold=None, data={"prompt": row["text"], "category": category}
+                    )
+                )
+        else:
+            for i, row in enumerate(read_records(file)):
+                if "prompt" not in row:
+                    raise InputError(f"{file}: row {i}: field 'prompt': missing (rows need a prompt)")
+                ident = str(row.get("id", f"{row.get('category', 0)}-{i}"))
+                examples.append(
+                    Example(
+                        id=ident, gold=None, data={"prompt": row["prompt"], "category": row.get("category")}
+                    )
+                )
+    return examples
+
+
+def _category(file: Path) -> int:
+    match = re.search(r"(\d+)", file.stem)
+    return int(match.group(1)) if match else 0
+
+
+def prompt(example: Example) -> list[dict[str, str]]:
+    return [{"role": "user", "content": example.data["prompt"]}]
+
+
+def score(example: Example, completion: str) -> Verdict:
+    return verify_refusal(completion)
+
+
+TASK = register(
+    TaskSpec(
+        name="hexphi",
+        domain="safety",
+        version="1",
+        loader=load,
+        prompt_fn=prompt,
+        score_fn=score,
+        n_samples=1,
+        sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
+        metric="refusal_rate",
+        source=f"{HUB_ID} (gated; local copy via --data-path)",
+        size=330,
+        verifier="refusal",
+    ),
+    suites=("safety",),
+)

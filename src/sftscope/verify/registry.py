@@ -1,0 +1,88 @@
+"""The scorers by name: `VERIFIERS`, `register()`, `get_verifier()`.
+
+Every scorer implements the `Verifier` Protocol, `score(gold, completion, **fields) -> Verdict`; the
+fields a scorer needs besides gold are keyword arguments:
+
+| name          | gold                      | fields                                   | module            |
+|---------------|---------------------------|------------------------------------------|-------------------|
+| math          | LaTeX answer              | -                                        | verify/math.py    |
+| choice        | option letter             | letters="ABCD" (default A-J)             | verify/choice.py  |
+| countdown     | target (int or str)       | numbers=[...], target= (optional)        | verify/countdown.py |
+| procedural    | reasoning-gym answer      | entry={question, answer, metadata}       | verify/procedural.py |
+| code          | problem dict or its JSON  | HumanEval or LiveCodeBench fields        | verify/code.py    |
+| refusal       | unused                    | -                                        | verify/safety.py  |
+| hexphi-judge  | unused                    | question=, generator= (a judge backend)  | verify/safety.py  |
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sftscope.errors import InputError
+from sftscope.records import Verdict
+from sftscope.verify.choice import ChoiceVerifier
+from sftscope.verify.code import CodeVerifier
+from sftscope.verify.countdown import score_countdown
+from sftscope.verify.math import verify_math
+from sftscope.verify.procedural import ProceduralVerifier
+from sftscope.verify.safety import JudgeScorer, RefusalVerifier
+
+
+class Verifier(Protocol):
+    """A scorer: judges one completion against its gold answer (and any extra fields it needs)."""
+
+    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict: ...
+
+
+class MathVerifier:
+    """Math-Verify on the answer part, in this process (use `verify.math.MathPool` for many rows)."""
+
+    name = "math"
+
+    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
+        return verify_math(str(gold), completion, strip_think=fields.get("strip_think", True))
+
+
+class CountdownVerifier:
+    """The boxed expression must reach the target using each given number at most once."""
+
+    name = "countdown"
+
+    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
+        if "numbers" not in fields:
+            raise InputError("countdown verifier: missing field 'numbers' (the list of usable numbers)")
+        target = fields.get("target", gold)
+        try:
+            target = int(target)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"countdown verifier: target {target!r} is not an integer") from exc
+        return score_countdown(completion, [int(n) for n in fields["numbers"]], target)
+
+
+VERIFIERS: dict[str, Verifier] = {}
+
+
+def register(name: str, verifier: Verifier) -> Verifier:
+    """Add a scorer under `name`; a name can be registered once."""
+    if name in VERIFIERS:
+        raise ValueError(f"verifier {name!r} is already registered")
+    VERIFIERS[name] = verifier
+    return verifier
+
+
+def get_verifier(name: str) -> Verifier:
+    """The scorer registered as `name`, or an InputError that lists the known names."""
+    try:
+        return VERIFIERS[name]
+    except KeyError:
+        known = ", ".join(sorted(VERIFIERS))
+        raise InputError(f"unknown verifier {name!r} (known: {known})") from None
+
+
+register("math", MathVerifier())
+register("choice", ChoiceVerifier())
+register("countdown", CountdownVerifier())
+register("procedural", ProceduralVerifier())
+register("code", CodeVerifier())
+register("refusal", RefusalVerifier())
+register("hexphi-judge", JudgeScorer())

@@ -1,0 +1,213 @@
+"""`sftscope data ...` end to end through `main([...])`: outputs, reports and one-line errors on bad input."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sftscope.cli.main import main
+from sftscope.data.io import read_rows
+
+
+def mathcot(i: int, answer: str | None = None, boxed: str | None = None) -> dict:
+    value = 2 * i
+    return {
+        "message": [
+            {"role": "user", "content": f"What is {i}+{i}? Put your final answer within \\boxed{{}}."}
+        ],
+        "response": f"<think>\nFirst, add. Wait, let me check: {i}+{i}={value}.\n</think>\nSo it is {value}.\n\n"
+        f"\\boxed{{{boxed if boxed is not None else value}}}",
+        "answer": answer if answer is not None else str(value),
+        "advantage": 1.0,
+    }
+
+
+@pytest.fixture
+def mathfile(tmp_path):
+    records = [mathcot(i) for i in range(6)] + [mathcot(7, boxed="15"), mathcot(8, boxed="")]
+    path = tmp_path / "math.parquet"
+    pq.write_table(pa.Table.from_pylist(records), path)
+    return path
+
+
+def test_countdown_is_byte_identical_and_verified(tmp_path, capsys):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert main(["data", "countdown", "--n", "2000", "--seed", "0", "--out", str(a)]) == 0
+    assert main(["data", "countdown", "--n", "2000", "--seed", "0", "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    rows = read_rows(a)
+    assert len({(tuple(r.extra["numbers"]), r.extra["target"]) for r in rows}) == 2000
+    capsys.readouterr()
+    assert main(["data", "verify", str(a), "--out", str(tmp_path / "kept.parquet")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kept"] == 2000 and report["countdown_rows"] == 2000
+
+
+def test_verify_math_rows_with_report_and_rejected(mathfile, tmp_path, capsys):
+    out, rej, rep = tmp_path / "kept.jsonl", tmp_path / "rej.jsonl", tmp_path / "report.json"
+    before = mathfile.read_bytes()
+    code = main(
+        ["data", "verify", str(mathfile), "--out", str(out), "--rejected", str(rej), "--report", str(rep)]
+    )
+    assert code == 0 and mathfile.read_bytes() == before
+    report = json.loads(rep.read_text())
+    assert report["kept"] == 6 and report["rejected"] == 2
+    assert report["rejected_by_reason"] == {"unparseable": 1, "wrong": 1}
+    assert [r.extra["verify_reason"] for r in read_rows(rej)] == ["wrong", "unparseable"]
+    assert len(read_rows(out)) == 6
+
+
+def test_variants_and_convert(mathfile, tmp_path, capsys):
+    nocot, ans, sub, conv = (tmp_path / f"{n}.jsonl" for n in ("nocot", "ans", "sub", "conv"))
+    assert main(["data", "variant", str(mathfile), "--out", str(nocot), "--kind", "nocot"]) == 0
+    assert all("<think>" not in r.response and r.response.startswith("So it is") for r in read_rows(nocot))
+    assert main(["data", "variant", str(mathfile), "--out", str(ans), "--kind", "answer-only"]) == 0
+    assert [r.response for r in read_rows(ans)][:2] == ["\\boxed{0}", "\\boxed{2}"]
+    assert (
+        main(
+            [
+                "data",
+                "variant",
+                str(mathfile),
+                "--out",
+                str(sub),
+                "--kind",
+                "subset",
+                "--n",
+                "3",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    first = [r.answer for r in read_rows(sub)]
+    assert (
+        main(
+            [
+                "data",
+                "variant",
+                str(mathfile),
+                "--out",
+                str(sub),
+                "--kind",
+                "subset",
+                "--n",
+                "3",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert [r.answer for r in read_rows(sub)] == first and len(first) == 3
+    assert main(["data", "convert", str(mathfile), "--out", str(conv)]) == 0
+    record = json.loads(conv.read_text().splitlines()[0])
+    assert set(record) >= {
+        "messages",
+        "response",
+        "answer",
+        "weight",
+        "id",
+        "source",
+        "logprobs",
+        "entropies",
+    }
+    assert "message" not in record and "advantage" not in record
+
+
+def test_audit_json(mathfile, capsys):
+    assert main(["data", "audit", str(mathfile), "--json", "--max-length", "20", "--verify"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 8 and report["share_with_think"] == 1.0 and report["share_verified"] == 0.75
+    assert report["markers_per_1k_tokens"]["backtracking"] > 0 and report["length_unit"] == "chars"
+    assert 0 < report["share_over_max_length"] <= 1
+    assert main(["data", "audit", str(mathfile)]) == 0
+    assert "audit" in capsys.readouterr().out
+
+
+def _write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _bad_files(tmp_path):
+    good = mathcot(1)
+    files = {}
+    files["missing"] = tmp_path / "missing.jsonl"
+    _write(files["missing"], [good, {k: v for k, v in good.items() if k != "response"}])
+    files["message_not_list"] = tmp_path / "msg.jsonl"
+    _write(files["message_not_list"], [good, good, {**good, "message": 5}])
+    files["response_not_str"] = tmp_path / "resp.jsonl"
+    _write(files["response_not_str"], [{**good, "response": ["a"]}])
+    files["empty"] = tmp_path / "empty.jsonl"
+    files["empty"].write_text("")
+    files["corrupt"] = tmp_path / "corrupt.parquet"
+    files["corrupt"].write_bytes(b"PAR1 this is not parquet")
+    files["logprob_len"] = tmp_path / "lp.jsonl"
+    _write(files["logprob_len"], [good, {**good, "logprob": [-1.0, -2.0], "entropy": [0.1]}])
+    return files
+
+
+EXPECTED = {
+    "missing": ("row 1", "'response'"),
+    "message_not_list": ("row 2", "'messages'"),
+    "response_not_str": ("row 0", "'response'"),
+    "empty": ("no rows",),
+    "corrupt": ("Parquet",),
+    "logprob_len": ("row 1", "'logprobs'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+@pytest.mark.parametrize("verb", ["verify", "variant", "audit", "convert"])
+def test_bad_input_is_one_line_error(tmp_path, capsys, case, verb):
+    path = _bad_files(tmp_path)[case]
+    before = path.read_bytes()
+    out = tmp_path / "out.jsonl"
+    argv = ["data", verb, str(path)]
+    if verb != "audit":
+        argv += ["--out", str(out)]
+    if verb == "variant":
+        argv += ["--kind", "nocot"]
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0]
+    assert all(part in err[0] for part in EXPECTED[case]), err[0]
+    assert path.read_bytes() == before and not out.exists()
+    assert "Traceback" not in err[0]
+
+
+def test_missing_file_and_output_over_input(mathfile, tmp_path, capsys):
+    assert main(["data", "convert", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    before = mathfile.read_bytes()
+    assert main(["data", "convert", str(mathfile), "--out", str(mathfile)]) == 2
+    assert "overwrite the input" in capsys.readouterr().err and mathfile.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "verify", "{math}", "--out", "{tmp}/o.jsonl", "--workers", "0"],
+        ["data", "audit", "{math}", "--tokenizer", "{tmp}/no-such-tokenizer"],
+        ["data", "convert", "{tmp}/sub/x.parquet", "--out", "{tmp}/o.jsonl"],
+        ["data", "convert", "nobody/no-such-dataset", "--out", "{tmp}/o.jsonl"],
+        ["data", "countdown", "--n", "0", "--out", "{tmp}/o.jsonl"],
+        ["data", "variant", "{math}", "--out", "{tmp}/o.jsonl", "--kind", "subset"],
+    ],
+)
+def test_bad_options_are_one_line_errors(mathfile, tmp_path, capsys, argv):
+    argv = [a.format(math=mathfile, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_countdown_help_states_the_rules(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "countdown", "--help"])
+    text = capsys.readouterr().out
+    assert "positive integer" in text and "at most once" in text and "--max-trace-steps" in text

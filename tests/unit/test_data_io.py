@@ -1,0 +1,108 @@
+"""Readers/writers on fixtures with the exact schema of the released Math-CoT-20k parquet."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sftscope.data.io import parse_column_map, read_rows, write_rows
+from sftscope.errors import InputError
+from sftscope.records import SFTRow
+
+
+def mathcot_records(n: int = 3) -> list[dict]:
+    """Math-CoT-20k's columns: message (list of {role, content}), response, answer, advantage."""
+    return [
+        {
+            "message": [
+                {
+                    "role": "user",
+                    "content": f"What is {i} + {i}? Please reason step by step, and put "
+                    "your final answer within \\boxed{}.",
+                }
+            ],
+            "response": f"<think>\nI need {i} + {i}. Wait, let me check: {i} + {i} = {2 * i}.\n</think>\n"
+            f"Adding gives {2 * i}.\n\n\\boxed{{{2 * i}}}",
+            "answer": str(2 * i),
+            "advantage": 1.0,
+        }
+        for i in range(n)
+    ]
+
+
+def write_mathcot(path, n: int = 3):
+    pq.write_table(pa.Table.from_pylist(mathcot_records(n)), path)
+    return path
+
+
+def test_reads_paper_schema_parquet(tmp_path):
+    rows = read_rows(write_mathcot(tmp_path / "train.parquet"))
+    assert len(rows) == 3
+    assert rows[1].messages[0]["role"] == "user" and rows[1].answer == "2" and rows[1].weight == 1.0
+    assert rows[1].response.startswith("<think>") and rows[1].extra == {}
+
+
+def test_paper_logprob_entropy_columns_and_length_check(tmp_path):
+    record = {**mathcot_records(1)[0], "logprob": [-0.1, -0.2], "entropy": [0.5, 0.4], "advantage": 0.5}
+    path = tmp_path / "pool.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    row = read_rows(path)[0]
+    assert row.logprobs == [-0.1, -0.2] and row.entropies == [0.5, 0.4] and row.weight == 0.5
+    path.write_text(json.dumps({**record, "entropy": [0.5]}) + "\n")
+    with pytest.raises(InputError, match=r"row 0: field 'logprobs'"):
+        read_rows(path)
+
+
+def test_round_trip_keeps_extras_in_both_formats(tmp_path):
+    rows = [
+        SFTRow(
+            [{"role": "user", "content": "q"}],
+            "r",
+            "1",
+            2.0,
+            "a",
+            "s",
+            None,
+            None,
+            {"numbers": [1, 2], "target": 3, "search": {"nodes": 4, "backtracks": 1}},
+        ),
+        SFTRow([{"role": "user", "content": "q2"}], "r2", None, extra={"numbers": [5], "target": 5}),
+    ]
+    for name in ("out.parquet", "out.jsonl"):
+        back = read_rows(write_rows(rows, tmp_path / name))
+        assert back[0].extra["numbers"] == [1, 2] and back[0].extra["search"]["backtracks"] == 1
+        assert back[0].weight == 2.0 and back[1].answer is None and back[1].extra["target"] == 5
+
+
+def test_column_map(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text(
+        json.dumps({"prompt": [{"role": "user", "content": "q"}], "completion": "c", "gold": 4}) + "\n"
+    )
+    with pytest.raises(InputError, match="field 'messages': missing column"):
+        read_rows(path)
+    row = read_rows(
+        path, column_map=parse_column_map(["prompt=messages", "completion=response", "gold=answer"])
+    )[0]
+    assert row.response == "c" and row.answer == "4"
+    with pytest.raises(InputError):
+        parse_column_map(["nonsense"])
+
+
+def test_datasets_paths_work_offline(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    repo = tmp_path / "repo" / "data"
+    repo.mkdir(parents=True)
+    write_mathcot(repo / "train-00000-of-00001.parquet", n=4)
+    # the hub-id code path (datasets.load_dataset) on a local dir with a hub-like layout
+    rows = read_rows(f"hf:{tmp_path / 'repo'}")
+    assert len(rows) == 4 and rows[3].answer == "6"
+    # a plain directory of parquet shards is read without datasets
+    assert [r.answer for r in read_rows(tmp_path / "repo")] == [r.answer for r in rows]
+    # a save_to_disk directory
+    loaded = datasets.load_dataset(
+        "parquet", data_files=str(repo / "train-00000-of-00001.parquet"), split="train"
+    )
+    loaded.save_to_disk(str(tmp_path / "saved"))
+    assert len(read_rows(tmp_path / "saved")) == 4

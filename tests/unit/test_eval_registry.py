@@ -1,0 +1,54 @@
+"""The task registry: duplicates raise, suites and comma lists resolve, unknown names are clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from sftscope.errors import InputError
+from sftscope.eval import registry
+from sftscope.eval.registry import SUITES, TASKS, get_task, register, resolve_suite
+
+
+def test_duplicate_and_unknown_suite_raise():
+    with pytest.raises(ValueError, match="already registered"):
+        register(TASKS["math500"])
+    spec = TASKS["math500"]
+    clone = type(spec)(**{**spec.__dict__, "name": "clone_for_test"})
+    with pytest.raises(ValueError, match="unknown suite"):
+        register(clone, suites=("nightly",))
+    assert "clone_for_test" not in TASKS
+
+
+def test_resolve_suite_and_lists():
+    assert [t.name for t in resolve_suite("lab")] == SUITES["lab"]
+    assert [t.name for t in resolve_suite(" math500, aime24 ,math500")] == ["math500", "aime24"]
+    with pytest.raises(InputError, match=r"unknown task or suite 'nope'.*suites: paper"):
+        resolve_suite("math500,nope")
+    with pytest.raises(InputError, match="no tasks"):
+        resolve_suite(" , ")
+    with pytest.raises(InputError, match="eval list"):
+        get_task("nope")
+
+
+def test_builtins_register_through_explicit_imports():
+    import sftscope.eval.tasks as tasks
+
+    with open(tasks.__file__) as handle:
+        source = handle.read()
+    modules = {
+        line.split()[3] for line in source.splitlines() if line.startswith("from sftscope.eval.tasks import")
+    }
+    assert modules >= {
+        "math500",
+        "aime24",
+        "aime25",
+        "gpqa",
+        "mmlu_pro",
+        "livecodebench",
+        "ifeval",
+        "hexphi",
+        "countdown",
+        "procedural",
+        "humaneval",
+    }
+    assert registry.suites_of("countdown") == ["lab", "offline"]

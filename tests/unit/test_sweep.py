@@ -1,0 +1,262 @@
+"""The sweep over fake checkpoint dirs with a fake backend: real runner, real store, no torch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import struct
+from pathlib import Path
+
+import pytest
+
+from sftscope.cli.main import main
+from sftscope.errors import InputError
+from sftscope.eval import registry
+from sftscope.eval.backends import base as backends
+from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.sweep import SweepConfig, run_sweep, training_finished
+from sftscope.records import Completion, SamplingParams, Verdict
+from sftscope.store.db import Store
+
+N_EXAMPLES = 5
+
+
+def _task(name: str, n_samples: int = 1) -> TaskSpec:
+    def load(limit, data_path):
+        return [Example(id=f"{name}-{i}", gold=str(i)) for i in range(N_EXAMPLES)]
+
+    return TaskSpec(
+        name=name,
+        domain="in_domain" if name == "fake_a" else "cross_domain",
+        version="1",
+        loader=load,
+        prompt_fn=lambda ex: [{"role": "user", "content": f"q{ex.id}"}],
+        score_fn=lambda ex, text: Verdict(text.endswith(ex.gold), text[-1:]),
+        n_samples=n_samples,
+        sampling=SamplingParams(temperature=0.0, max_new_tokens=8),
+    )
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, model: str, log: list):
+        self.model = model
+        log.append(model)
+
+    def generate(self, prompts, params):
+        return [
+            [Completion(f"{self.model}:{p[0]['content'][-1]}", 3) for _ in range(params.n)] for p in prompts
+        ]
+
+    def describe(self):
+        return {"backend": "fake", "model": self.model}
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Fake tasks registered as `fake_a,fake_b`; returns the list of model paths the backend loaded."""
+    monkeypatch.setitem(registry.TASKS, "fake_a", _task("fake_a"))
+    monkeypatch.setitem(registry.TASKS, "fake_b", _task("fake_b", n_samples=2))
+    log: list[str] = []
+    monkeypatch.setattr(backends, "make_backend", lambda name, model, **opts: FakeBackend(model, log))
+    return log
+
+
+def write_checkpoint(run_dir: Path, step: int, *, weights: bool = True) -> Path:
+    folder = run_dir / "checkpoints" / f"step-{step}"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    if weights:
+        header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+        (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    (folder / "sftscope.json").write_text(json.dumps({"step": step}))
+    return folder
+
+
+def make_run(tmp_path: Path, steps=(10, 20)) -> Path:
+    run = tmp_path / "myrun"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: some/base\nmax_steps: 20\n")
+    for step in steps:
+        write_checkpoint(run, step)
+    return run
+
+
+def config(run: Path, **kw) -> SweepConfig:
+    return SweepConfig(target=str(run), suite="fake_a,fake_b", **kw)
+
+
+def rows(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT run, checkpoint, step, task, example_id, sample_idx FROM samples"
+        ).fetchall()
+
+
+PER_CHECKPOINT = N_EXAMPLES * 1 + N_EXAMPLES * 2
+
+
+def test_sweep_evaluates_base_and_every_checkpoint_then_resumes_for_free(tmp_path, loads):
+    run = make_run(tmp_path)
+    summary = run_sweep(config(run), show_progress=False)
+    assert summary.evaluated == [0, 10, 20]
+    assert summary.new_samples == 3 * PER_CHECKPOINT
+    assert loads == ["some/base", str(run / "checkpoints" / "step-10"), str(run / "checkpoints" / "step-20")]
+    stored = rows(run / "sftscope.db")
+    assert len(stored) == len(set(stored)) == 3 * PER_CHECKPOINT
+    assert {r[1] for r in stored} == {"step-0", "step-10", "step-20"}
+    with Store(run / "sftscope.db") as store:
+        assert [c.step for c in store.checkpoints("myrun")] == [0, 10, 20]
+        info = store.run_info("myrun")
+    assert info["config"]["model"] == "some/base" and info["config"]["sweep"]["suite"] == "fake_a,fake_b"
+
+    loads.clear()
+    again = run_sweep(config(run), show_progress=False)
+    assert (again.evaluated, again.cached, again.new_samples) == ([], [0, 10, 20], 0)
+    assert loads == []  # a fully stored checkpoint is never loaded
+    assert rows(run / "sftscope.db") == stored
+
+
+def test_partial_checkpoint_is_skipped_with_a_warning(tmp_path, loads):
+    run = make_run(tmp_path, steps=(10,))
+    write_checkpoint(run, 20, weights=False)
+    warnings: list[str] = []
+    summary = run_sweep(config(run), show_progress=False, warn=warnings.append)
+    assert summary.evaluated == [0, 10]
+    assert 20 in summary.skipped and "no weights" in summary.skipped[20]
+    assert any("step 20" in w for w in warnings)
+    assert not [r for r in rows(run / "sftscope.db") if r[2] == 20]
+
+
+def test_steps_selection_and_db_option(tmp_path, loads):
+    run = make_run(tmp_path, steps=(10, 20, 40))
+    db = tmp_path / "elsewhere.db"
+    summary = run_sweep(config(run, steps="0,last", db=str(db)), show_progress=False)
+    assert summary.evaluated == [0, 40]
+    assert {r[2] for r in rows(db)} == {0, 40}
+    assert not (run / "sftscope.db").exists()
+
+
+def test_clear_errors(tmp_path, loads, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no checkpoints found"):
+        run_sweep(config(empty), show_progress=False)
+    with pytest.raises(InputError, match="run directory not found"):
+        run_sweep(config(tmp_path / "missing"), show_progress=False)
+    run = make_run(tmp_path)
+    with pytest.raises(InputError, match="selects none"):
+        run_sweep(config(run, steps="7"), show_progress=False)
+
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (999)")
+    with pytest.raises(InputError, match="newer"):
+        run_sweep(config(run, db=str(newer)), show_progress=False)
+
+    def broken(name, model, **opts):
+        raise OSError("Unable to load weights from checkpoint file")
+
+    monkeypatch.setattr(backends, "make_backend", broken)
+    with pytest.raises(InputError, match="cannot load checkpoint step 0"):
+        run_sweep(config(run), show_progress=False)
+
+
+def test_watch_waits_for_partial_checkpoints_and_stops_when_training_finishes(tmp_path, loads):
+    run = make_run(tmp_path, steps=(10,))
+    run.joinpath("config.yaml").write_text("model: some/base\nmax_steps: 30\n")
+    partial = write_checkpoint(run, 20, weights=False)
+    polls = []
+
+    def sleep(seconds):
+        # Training goes on between polls: first step-20 finishes saving, then the run ends.
+        polls.append(seconds)
+        if len(polls) == 1:
+            header = json.dumps({}).encode()
+            (partial / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+        elif len(polls) == 2:
+            write_checkpoint(run, 30)
+        assert len(polls) < 5, "the watch loop should have stopped"
+
+    summary = run_sweep(config(run, watch=True, poll_seconds=7), show_progress=False, sleep=sleep)
+    assert summary.evaluated == [0, 10, 20, 30]
+    assert polls == [7, 7]
+    assert summary.skipped == {}
+
+
+def test_watch_idle_timeout(tmp_path, loads):
+    run = make_run(tmp_path, steps=(10,))
+    run.joinpath("config.yaml").write_text("model: some/base\nmax_steps: 100\n")
+    summary = run_sweep(config(run, watch=True, idle_timeout=0), show_progress=False, sleep=lambda s: None)
+    assert summary.evaluated == [0, 10]
+
+
+def test_training_finished_markers(tmp_path):
+    assert training_finished(None)
+    assert not training_finished(tmp_path)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "metrics.jsonl").write_text(json.dumps({"step": 0, "total_steps": 30}) + "\n")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "trainer.json").write_text(json.dumps({"step": 20}))
+    assert not training_finished(tmp_path)
+    (tmp_path / "state" / "trainer.json").write_text(json.dumps({"step": 30}))
+    assert training_finished(tmp_path)
+
+
+def test_hub_repo_downloads_each_step_lazily(tmp_path, loads, monkeypatch):
+    import huggingface_hub
+
+    files = [
+        "step10/config.json",
+        "step10/model.safetensors",
+        "step20/config.json",
+        "step20/model.safetensors",
+    ]
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo: files)
+    fetched = []
+
+    def snapshot_download(repo_id, allow_patterns):
+        fetched.append(allow_patterns)
+        return str(tmp_path / "cache")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    summary = run_sweep(
+        config(Path("someone/released-run"), db=str(tmp_path / "hub.db"), base="some/base", steps="0,20"),
+        show_progress=False,
+    )
+    assert summary.run == "someone/released-run"
+    assert summary.evaluated == [0, 20]
+    assert fetched == [["step20/*"]]
+    assert loads == ["some/base", str(tmp_path / "cache" / "step20")]
+
+
+def test_cli_sweep(tmp_path, loads, capsys):
+    run = make_run(tmp_path)
+    assert main(["sweep", str(run), "--tasks", "fake_a,fake_b", "--no-progress", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated steps 0, 10, 20" in out
+    assert len(rows(run / "sftscope.db")) == 3 * (3 + 3 * 2)
+    assert main(["sweep", str(tmp_path / "nope"), "--tasks", "fake_a"]) == 2
+    assert "run directory not found" in capsys.readouterr().err
+    assert main(["sweep", str(run), "--tasks", "fake_a", "--steps", "x"]) == 2
+
+
+def test_cli_help_describes_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = capsys.readouterr().out
+    for flag in (
+        "--suite",
+        "--tasks",
+        "--backend",
+        "--steps",
+        "--base",
+        "--db",
+        "--watch",
+        "--poll-seconds",
+        "--idle-timeout",
+        "--limit",
+    ):
+        assert flag in text

