@@ -15,7 +15,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,tensorboard]'
+	$(BIN)/pip install -q -e '.[dev,tensorboard,ifeval]'
 	touch $(STAMP)
 
 # bubblewrap sandboxes generated code; chromium renders the report in its test. Both are Debian packages.

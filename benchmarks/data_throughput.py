@@ -32,7 +32,8 @@ def synthetic_math_rows(n: int, seed: int = 0) -> list[SFTRow]:
     rng = random.Random(f"bench:{seed}")
     rows = []
     for i in range(n):
-        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        # wide ranges: Math-Verify caches parses, and repeated answers would flatter a single worker
+        a, b = rng.randint(100, 99_999), rng.randint(100, 99_999)
         gold = f"\\frac{{{a}}}{{{b}}}" if i % 3 == 0 else str(a * b)
         shown = gold if i % 10 else str(a * b + 1)
         think = (FILLER * 22)[: 3800 + rng.randint(0, 200)]

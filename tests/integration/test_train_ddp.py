@@ -47,7 +47,9 @@ def test_two_processes_match_one_process(tmp_path):
         run = tmp_path / f"run{nproc}"
         done = _sftscope(["train", str(config), "--out", str(run), "--no-progress"], nproc, tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
-        losses[nproc] = torch.tensor([m["loss"] for m in read_metrics(run) if "loss" in m])
+        metrics = read_metrics(run)
+        assert metrics[0]["world"] == nproc  # really distributed, not two copies of a single-process run
+        losses[nproc] = torch.tensor([m["loss"] for m in metrics if "loss" in m])
         assert (run / "checkpoints" / "step-3" / "sftscope.json").exists()
     assert len(losses[1]) == 3
     assert torch.allclose(losses[1], losses[2], rtol=1e-4, atol=1e-5), (losses[1], losses[2])

@@ -169,7 +169,7 @@ def test_hub_listing_failure_is_input_error():
     def boom(repo):
         raise OSError("offline")
 
-    with pytest.raises(InputError, match="cannot list the hub repo"):
+    with pytest.raises(InputError, match="not a local run directory, and listing it as a hub repo failed"):
         discovery.discover_hub("a/b", list_files=boom)
 
 

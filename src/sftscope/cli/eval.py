@@ -88,6 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local data for tasks whose scoring needs more than the stored gold",
     )
     rescore.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes")
+    rescore.add_argument("--judge", metavar="MODEL", help="score safety tasks (hexphi) with this judge model")
+    rescore.add_argument(
+        "--judge-backend", default="openai", choices=("hf", "vllm", "openai"), help="judge backend"
+    )
+    rescore.add_argument("--base-url", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1")
     rescore.set_defaults(handler=rescore_command)
 
 
@@ -249,14 +254,15 @@ def rescore_command(args: argparse.Namespace) -> int:
 
     if not Path(args.db).is_file():
         raise InputError(f"{args.db}: results DB not found")
+    judge = None
+    if args.judge:
+        from sftscope.eval.backends.base import make_backend
+
+        opts = {"base_url": args.base_url} if args.judge_backend == "openai" else {}
+        judge = make_backend(args.judge_backend, args.judge, **opts)
+    paths = parse_data_paths(args.data_path)
     with Store(args.db) as store:
-        report = rescore(
-            store,
-            task=args.task,
-            run=args.run,
-            data_paths=parse_data_paths(args.data_path),
-            workers=args.workers,
-        )
+        report = rescore(store, args.task, args.run, paths, workers=args.workers, judge=judge)
     for task, (n, changed, errors) in sorted(report.items()):
         print(f"{task:<18} rescored {n:>6}  changed {changed:>5}  errors {errors:>4}")
     return 0

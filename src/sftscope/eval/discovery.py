@@ -157,7 +157,11 @@ def discover_hub(repo_id: str, list_files: Callable[[str], list[str]] | None = N
     try:
         files = list_files(repo_id)
     except Exception as exc:  # the hub client raises many types (offline, 404, auth)
-        raise InputError(f"{repo_id}: cannot list the hub repo ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise InputError(
+            f"{repo_id}: not a local run directory, and listing it as a hub repo failed "
+            f"({type(exc).__name__}: {first})"
+        ) from None
     by_folder: dict[str, set[str]] = {}
     for name in files:
         folder, sep, rest = name.partition("/")

@@ -3,7 +3,8 @@
 
 Rescoring uses the stored gold when the task's verdict depends on nothing else (math, choice, countdown);
 Math-Verify then runs in a `MathPool` of worker processes. Other tasks (code, procedural) reload their
-examples (offline, or from `--data-path`) and match them by example_id.
+examples (offline, or from `--data-path`) and match them by example_id. A judge backend, when given,
+scores safety rows the paper's way (an LLM rates harmfulness 1-5).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sftscope.atomic import atomic_open
 from sftscope.errors import InputError, row_error
+from sftscope.eval.backends.base import Generator
 from sftscope.eval.datasource import read_jsonl
 from sftscope.eval.registry import TASKS
 from sftscope.eval.spec import Example, TaskSpec
@@ -75,8 +77,13 @@ def rescore(
     run: str | None = None,
     data_paths: dict[str, str] | None = None,
     workers: int = 2,
+    judge: Generator | None = None,
 ) -> dict[str, tuple[int, int, int]]:
-    """Re-run each task's scorer on its stored completions. Returns {task: (rows, verdicts changed, errors)}."""
+    """Re-run each task's scorer on its stored completions. Returns {task: (rows, verdicts changed, errors)}.
+
+    With a `judge` backend, safety tasks (HEx-PHI) are scored by the paper's LLM judge instead of the
+    refusal lexicon: `correct` = safe (harmfulness < 5), `extracted` = the judge's 1-5 score.
+    """
     records = store.samples(run=run, task=task)
     if task is not None and not records:
         raise InputError(f"{store.path}: no stored samples for task {task!r}")
@@ -90,7 +97,12 @@ def rescore(
                 f"{store.path}: task {name!r} is not registered in this sftscope; cannot rescore it"
             )
         spec = TASKS[name]
-        verdicts = _verdicts(spec, rows, (data_paths or {}).get(name), workers)
+        if judge is not None and spec.verifier == "refusal":
+            from sftscope.verify.safety import JudgeScorer
+
+            verdicts = JudgeScorer(judge).score_many([r.prompt for r in rows], [r.completion for r in rows])
+        else:
+            verdicts = _verdicts(spec, rows, (data_paths or {}).get(name), workers)
         updated = [_apply(r, v) for r, v in zip(rows, verdicts)]
         changed = sum(
             (a.correct, a.score, a.extracted) != (b.correct, b.score, b.extracted)

@@ -131,6 +131,8 @@ def run_sweep(
                         warn(f"stopped waiting for step {f.step} ({f.path}): {f.problem}")
                 break
             sleep(cfg.poll_seconds)
+        if cfg.watch and not done:
+            _check_found(cfg.target, found, wanted, base)
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -64,6 +64,10 @@ def run_lab(
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
+    if not progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" / "Writing model shards" bars
     stages = _Stages(out, log)
 
     base_params = {

@@ -108,7 +108,8 @@ def train(
     log = MetricsLog(run_dir, cfg.report_to, accelerator.is_main_process, start, to_dict(cfg))
     if accelerator.is_main_process and start == 0:
         log.log({"step": 0, "rows": stats.rows, "truncated": stats.truncated, "dropped": stats.dropped,
-                 "tokens": stats.tokens, "loss_tokens": stats.loss_tokens, "total_steps": total})
+                 "tokens": stats.tokens, "loss_tokens": stats.loss_tokens, "total_steps": total,
+                 "world": accelerator.num_processes, "device": str(accelerator.device)})
     save_dtype = torch.bfloat16 if precision.startswith("bf16") else next(model.parameters()).dtype
     result = TrainResult(run_dir, total, start, list(history), stats=stats, tokens_seen=tokens_seen)
     bar = _progress(total, start, progress and accelerator.is_local_main_process)

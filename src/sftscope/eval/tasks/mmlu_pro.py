@@ -2,12 +2,15 @@
 
 Dataset: TIGER-Lab/MMLU-Pro, split `test` (columns: question_id, question, options, answer, answer_index,
 cot_content, category, src).
-Paper: cross-domain, greedy, on a 1k subset. Use `--limit 1000` (the first 1,000 rows in dataset order) or
-`--data-path mmlu_pro=SUBSET.jsonl` with your own subset file in the same schema.
+Paper: cross-domain, greedy, on a 1k subset (which 1k is unpublished). Examples come in a fixed shuffled
+order (`random.Random("mmlu_pro:0")`, not the file's category-sorted order), so `--limit 1000` is a stable
+uniform random 1k subset; or pass your own subset file in the same schema with `--data-path mmlu_pro=FILE`.
 Answer format: the letter A-J in `\\boxed{}` or "answer is (X)", read after `</think>`.
 """
 
 from __future__ import annotations
+
+import random
 
 from sftscope.eval.datasource import hub_rows, require
 from sftscope.eval.registry import register
@@ -17,6 +20,7 @@ from sftscope.verify.choice import verify_choice
 
 HUB_ID = "TIGER-Lab/MMLU-Pro"
 LETTERS = "ABCDEFGHIJ"
+SUBSET_SEED = 0  # part of the task version: it picks which questions `--limit N` keeps
 
 
 def load(limit: int | None, data_path: str | None) -> list[Example]:
@@ -37,6 +41,7 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
                 data={"question": row["question"], "options": options, "category": row.get("category")},
             )
         )
+    random.Random(f"mmlu_pro:{SUBSET_SEED}").shuffle(examples)
     return examples
 
 
