@@ -88,6 +88,7 @@ TASK = register(
         metric="refusal_rate",
         source=f"{HUB_ID} (gated; local copy via --data-path)",
         size=330,
+        scores_from_gold=True,  # the verdict needs only the completion
         verifier="refusal",
     ),
     suites=("safety",),
