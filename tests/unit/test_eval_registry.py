@@ -31,13 +31,12 @@ def test_resolve_suite_and_lists():
 
 
 def test_builtins_register_through_explicit_imports():
+    import sys
+    from pathlib import Path
+
     import sftscope.eval.tasks as tasks
 
-    with open(tasks.__file__) as handle:
-        source = handle.read()
-    modules = {
-        line.split()[3] for line in source.splitlines() if line.startswith("from sftscope.eval.tasks import")
-    }
+    modules = {p.stem for p in Path(tasks.__file__).parent.glob("*.py") if p.stem != "__init__"}
     assert modules >= {
         "math500",
         "aime24",
@@ -51,4 +50,5 @@ def test_builtins_register_through_explicit_imports():
         "procedural",
         "humaneval",
     }
+    assert all(f"sftscope.eval.tasks.{m}" in sys.modules for m in modules), "every task module is imported"
     assert registry.suites_of("countdown") == ["lab", "offline"]

@@ -150,3 +150,33 @@ def _teacher_stats(rows: list[SFTRow], response_tokens: list[int] | None) -> dic
         )
         out["share_logprobs_length_mismatch"] = round(mismatched / len(rows), 4)
     return out
+
+
+def audit_table(report: dict[str, Any]):
+    """The audit as a rich Table (the CLI prints it; `--json` prints the dict instead)."""
+    from rich.table import Table
+
+    table = Table(title=f"audit: {report['input']} ({report['rows']} rows)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name in ("prompt_length", "response_length"):
+        stats = report[name]
+        table.add_row(
+            f"{name} ({report['length_unit']})",
+            f"mean {stats['mean']}  p50 {stats['p50']:.0f}  p90 {stats['p90']:.0f}  p99 {stats['p99']:.0f}  max {stats['max']:.0f}",
+        )
+    for key in (
+        "share_with_think",
+        "share_unclosed_think",
+        "share_with_boxed",
+        "share_verified",
+        "share_over_max_length",
+    ):
+        if key in report:
+            table.add_row(key.replace("_", " "), f"{report[key]:.1%}")
+    for name, rate in report["markers_per_1k_tokens"].items():
+        table.add_row(f"{name} per 1k {report['marker_token_basis']}", f"{rate:.2f}")
+    for name in ("teacher_logprobs", "teacher_entropies"):
+        if name in report:
+            table.add_row(f"{name} mean/token", f"{report[name]['mean_per_token']:.4f}")
+    return table

@@ -30,7 +30,7 @@ from sftscope.errors import InputError
 from sftscope.records import SFTRow
 from sftscope.train import batches, checkpoints
 from sftscope.train.config import SFTConfig
-from sftscope.train.encoding import EncodeStats, encode_rows, prepare_tokenizer
+from sftscope.train.encoding import Encoded, EncodeStats, encode_rows, prepare_tokenizer
 from sftscope.train.loss import chunked_token_loss, micro_scale
 from sftscope.train.metrics import MetricsLog
 from sftscope.train.schedule import lr_multiplier
@@ -61,8 +61,12 @@ def train(
     tokenizer: Any = None,
     stop_after: int | None = None,
     progress: bool = True,
+    encoded: list[Encoded] | None = None,
 ) -> TrainResult:
-    """Run (or continue) one SFT run into `run_dir`. `stop_after` ends after that step, as a kill would."""
+    """Run (or continue) one SFT run into `run_dir`. `stop_after` ends after that step, as a kill would.
+
+    `rows` replaces the config's data set; `encoded` (pre-tokenized rows, for benchmarks) replaces both.
+    """
     import torch
     from accelerate import Accelerator
 
@@ -78,8 +82,12 @@ def train(
     # All input checks come before the run dir is touched, so a typo never leaves a half-made run behind.
     model, tokenizer = _load_model(cfg, model, tokenizer, precision, cuda)
     source = cfg.data or "rows"
-    encoded, stats = encode_rows(tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length,
-                                 cfg.overlong, source)
+    if encoded is None:
+        encoded, stats = encode_rows(tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length,
+                                     cfg.overlong, source)
+    else:
+        stats = EncodeStats(rows=len(encoded), tokens=sum(len(e.ids) for e in encoded),
+                            loss_tokens=sum(e.n_loss for e in encoded))
     total = cfg.max_steps or cfg.epochs * batches.steps_per_epoch(len(encoded), cfg.batch_size)
     try:
         save_steps = set(cfg.resolved_save_steps(total))
@@ -144,7 +152,8 @@ def train(
         elapsed = time.perf_counter() - t0
         if done % cfg.log_every == 0 or done == total:
             log.log({"step": done, "epoch": epoch, "loss": loss, "lr": lr, "grad_norm": float(grad_norm),
-                     "tokens_seen": tokens_seen, "tokens_per_s": run_tokens / max(elapsed, 1e-9)})
+                     "tokens_seen": tokens_seen, "tokens_per_s": run_tokens / max(elapsed, 1e-9),
+                     "elapsed": elapsed})
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{run_tokens / max(elapsed, 1e-9):,.0f}")
         meta = {"step": done, "epoch": done / batches.steps_per_epoch(len(encoded), cfg.batch_size),
