@@ -66,15 +66,18 @@ def trl_baseline(model, tokenizer, encoded: list[Encoded], cfg: SFTConfig, warmu
 
     with tempfile.TemporaryDirectory() as tmp:
         args = to_trl_config(cfg, tmp)
-        args.save_strategy, args.report_to, args.disable_tqdm = "no", [], True
+        args.save_strategy, args.logging_strategy, args.report_to, args.disable_tqdm = "no", "no", [], True
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         data = IterableDataset.from_generator(rows)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                             callbacks=[Clock()])
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()]
+        )
         trainer.train()
-    per_step = [sum(len(encoded[(s * cfg.batch_size + i) % len(encoded)].ids) for i in range(cfg.batch_size))
-                for s in range(len(stamps))]
+    per_step = [
+        sum(len(encoded[(s * cfg.batch_size + i) % len(encoded)].ids) for i in range(cfg.batch_size))
+        for s in range(len(stamps))
+    ]
     measured = sum(per_step[warmup:])
     return {"tokens_per_s": measured / (stamps[-1] - stamps[warmup - 1]), "peak_gb": _peak_gb()}
 
@@ -90,8 +93,17 @@ def cpu(args) -> list[dict]:
     rows = generate_rows(512, seed=0, style=args.style)
     tokenizer = build_tokenizer([r.messages[0]["content"] + r.response for r in rows])
     encoded, _ = encode_rows(tokenizer, rows, 1024)
-    cfg = SFTConfig(max_steps=args.steps, batch_size=16, micro_batch_size=16, lr=1e-3, precision="fp32",
-                    save_steps=[], save_final=False, state_every=10**6, shuffle=False)
+    cfg = SFTConfig(
+        max_steps=args.steps,
+        batch_size=16,
+        micro_batch_size=16,
+        lr=1e-3,
+        precision="fp32",
+        save_steps=[],
+        save_final=False,
+        state_every=10**6,
+        shuffle=False,
+    )
     results = []
     for name, run in (("ours", ours), ("trl", trl_baseline)):
         if name == "trl" and args.no_trl:
@@ -105,19 +117,38 @@ def cpu(args) -> list[dict]:
 def gpu(args) -> list[dict]:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    config = Qwen3Config(vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
-                         num_attention_heads=16, num_key_value_heads=8, head_dim=128, tie_word_embeddings=True,
-                         max_position_embeddings=40960)
+    config = Qwen3Config(
+        vocab_size=151936,
+        hidden_size=2048,
+        intermediate_size=6144,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        tie_word_embeddings=True,
+        max_position_embeddings=40960,
+    )
     rows = generate_rows(32, seed=0, style="direct")
     tokenizer = build_tokenizer([r.messages[0]["content"] + r.response for r in rows])  # save/pad only
     results = []
     for seq in args.seq_lens:
         gen = torch.Generator().manual_seed(seq)
-        encoded = [Encoded(tuple(torch.randint(0, 151936, (seq,), generator=gen).tolist()), 512, 1.0, i)
-                   for i in range(args.steps)]
-        cfg = SFTConfig(max_steps=args.steps, batch_size=1, micro_batch_size=1, max_length=seq, lr=1e-5,
-                        precision="bf16-pure", activation_checkpointing=True, save_steps=[], save_final=False,
-                        state_every=10**6)
+        encoded = [
+            Encoded(tuple(torch.randint(0, 151936, (seq,), generator=gen).tolist()), 512, 1.0, i)
+            for i in range(args.steps)
+        ]
+        cfg = SFTConfig(
+            max_steps=args.steps,
+            batch_size=1,
+            micro_batch_size=1,
+            max_length=seq,
+            lr=1e-5,
+            precision="bf16-pure",
+            activation_checkpointing=True,
+            save_steps=[],
+            save_final=False,
+            state_every=10**6,
+        )
         for name, run in (("ours", ours), ("trl", trl_baseline)):
             if name == "trl" and args.no_trl:
                 continue
@@ -133,7 +164,9 @@ def gpu(args) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=("auto", "cpu", "gpu"), default="auto", help="auto: gpu if CUDA")
     parser.add_argument("--steps", type=int, default=12, help="optimizer steps per setup")
     parser.add_argument("--warmup", type=int, default=2, help="steps excluded from the rates")

@@ -22,8 +22,19 @@ def test_model_init_builds_a_loadable_lab_model(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(lab_model, "init_lab_model", small)
     out = tmp_path / "base"
-    args = ["model", "init", "--preset", "tiny", "--out", str(out), "--base-steps", "3", "--n-per-family", "30",
-            "--no-progress"]
+    args = [
+        "model",
+        "init",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--base-steps",
+        "3",
+        "--n-per-family",
+        "30",
+        "--no-progress",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "1,7" in printed and "base stage: 3 steps" in printed

@@ -57,7 +57,9 @@ def test_cli_train_writes_checkpoints_logs_and_refuses_to_overwrite(lab, capsys)
     capsys.readouterr()
     assert main(["train", str(config), "--out", str(run), "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert main(["train", str(config), "--out", str(run), "--no-progress", "--set", "lr=1e-3", "--resume"]) == 2
+    assert (
+        main(["train", str(config), "--out", str(run), "--no-progress", "--set", "lr=1e-3", "--resume"]) == 2
+    )
     assert "different config (lr changed)" in capsys.readouterr().err
 
 
@@ -80,7 +82,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(lab):
 
 
 def test_bad_inputs_are_clear_errors(lab, tmp_path, capsys):
-    root, config = lab
+    _, config = lab
     cases = [
         (["--set", f"model={tmp_path / 'nope'}"], "model path not found"),
         (["--set", "save_steps=[100]"], "past the last step 8"),

@@ -53,7 +53,9 @@ def test_schedules():
 def test_to_trl_config_carries_the_same_hyperparameters(tmp_path):
     import trl
 
-    cfg = SFTConfig(lr=1e-5, epochs=2, batch_size=32, micro_batch_size=4, schedule="constant", max_length=4096)
+    cfg = SFTConfig(
+        lr=1e-5, epochs=2, batch_size=32, micro_batch_size=4, schedule="constant", max_length=4096
+    )
     out = to_trl_config(cfg, str(tmp_path / "trl"))
     assert isinstance(out, trl.SFTConfig)
     assert (out.learning_rate, out.num_train_epochs, out.per_device_train_batch_size) == (1e-5, 2, 4)

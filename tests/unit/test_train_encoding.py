@@ -29,8 +29,9 @@ def test_lab_tokenizer_splits_digits_and_has_chat_template(tokenizer):
     assert len(tokenizer) <= 512  # a corpus this small runs out of merges first
     assert tokenizer.tokenize("12345") == ["1", "2", "3", "4", "5"]
     assert tokenizer.eos_token == "<|im_end|>"
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                         add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
 
 

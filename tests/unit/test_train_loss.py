@@ -53,7 +53,8 @@ def grads(model) -> torch.Tensor:
 def test_chunked_loss_equals_full_logits_loss(model, chunk):
     micro = rows()[:3]
     batch = collate(micro, packing=True, pad_id=0)
-    hidden = model.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+    hidden = model.model(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
     ).last_hidden_state
     ours = chunked_token_loss(hidden, model.lm_head, batch["targets"], batch["weights"], chunk=chunk)
     assert torch.allclose(ours, plain_sum(model, micro), rtol=1e-5, atol=1e-5)

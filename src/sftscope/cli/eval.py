@@ -20,16 +20,23 @@ DESCRIPTION = "Evaluate a model on benchmark suites; every sample is stored, so 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="run, list and score benchmarks", description=DESCRIPTION)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    run = verbs.add_parser("run", help="generate, score and store samples for one model", formatter_class=fmt)
+    run = verbs.add_parser(
+        "run",
+        help="generate, score and store samples for one model",
+        description="Generate completions for every task of a suite, score them, store each sample in the DB and print avg@k per task with a 95% bootstrap interval. Stored samples are skipped, so an interrupted run resumes.",
+    )
     run.add_argument(
         "--model", required=True, help="local model directory or hub id (openai: the served name)"
     )
     run.add_argument("--suite", help="suite name: paper, lab, offline or safety")
     run.add_argument("--tasks", help="comma-separated task names (instead of, or on top of, --suite)")
-    run.add_argument("--backend", default="hf", choices=("hf", "vllm", "openai"), help="generation backend")
-    run.add_argument("--db", default="results.db", help="SQLite results file (created if missing)")
+    run.add_argument(
+        "--backend", default="hf", choices=("hf", "vllm", "openai"), help="generation backend (default: hf)"
+    )
+    run.add_argument(
+        "--db", default="results.db", help="SQLite results file, created if missing (default: results.db)"
+    )
     run.add_argument("--run", help="run name stored with every sample (default: the model's directory name)")
     run.add_argument("--step", type=int, default=0, help="training step of this model (0 = base model)")
     run.add_argument(
@@ -41,8 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--temperature", type=float, help="sampling temperature; 0 = greedy (default: per task)")
     run.add_argument("--top-p", type=float, help="nucleus sampling mass (default: per task)")
     run.add_argument("--max-new-tokens", type=int, help="generation budget per sample (default: per task)")
-    run.add_argument("--seed", type=int, help="sampling seed, stored with every sample (default: 0)")
-    run.add_argument("--batch-size", type=int, default=32, help="prompts x samples generated per batch")
+    run.add_argument(
+        "--seed", type=int, help="sampling seed, stored with every sample (default: the task's, 0)"
+    )
+    run.add_argument(
+        "--batch-size", type=int, default=32, help="prompts x samples generated per batch (default: 32)"
+    )
     run.add_argument(
         "--data-path",
         action="append",
@@ -51,17 +62,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local copy of a task's data set (repeatable), e.g. hexphi=./HEx-PHI",
     )
     run.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
-    run.add_argument("--concurrency", type=int, default=8, help="openai backend: parallel requests")
-    run.add_argument("--retries", type=int, default=4, help="openai backend: tries per request")
-    run.add_argument("--timeout", type=float, default=600.0, help="openai backend: seconds per request")
+    run.add_argument(
+        "--concurrency", type=int, default=8, help="openai backend: parallel requests (default: 8)"
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=4,
+        help="openai backend: tries per request, with exponential backoff (default: 4)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=600.0, help="openai backend: seconds per request (default: 600)"
+    )
     run.add_argument("--device", help="hf backend: torch device (default: cuda if available, else cpu)")
     run.set_defaults(handler=run_command)
 
-    listing = verbs.add_parser("list", help="print the tasks: domain, version, size, samples, suites")
+    listing = verbs.add_parser(
+        "list",
+        help="print the tasks: domain, version, size, samples, suites",
+        description="Print every registered task with its domain, version, size, samples per example, metric and suites.",
+    )
     listing.set_defaults(handler=list_command)
 
     score = verbs.add_parser(
-        "score", help="score a JSONL file of (gold, completion) rows", formatter_class=fmt
+        "score",
+        help="score a JSONL file of (gold, completion) rows",
+        description="Score a JSONL file of completions with one verifier, without a model; writes the rows plus correct, extracted, reason and score.",
     )
     score.add_argument(
         "input",
@@ -75,7 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.set_defaults(handler=score_command)
 
     rescore = verbs.add_parser(
-        "rescore", help="re-run verifiers on stored completions (no model)", formatter_class=fmt
+        "rescore",
+        help="re-run verifiers on stored completions (no model)",
+        description="Re-run the current verifiers on completions stored in a results DB (after a verifier fix), without a model.",
     )
     rescore.add_argument("--db", required=True, help="SQLite results file")
     rescore.add_argument("--task", help="only this task (default: every task in the DB)")
@@ -87,10 +115,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TASK=PATH",
         help="local data for tasks whose scoring needs more than the stored gold",
     )
-    rescore.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes")
+    rescore.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes (default: 2)")
     rescore.add_argument("--judge", metavar="MODEL", help="score safety tasks (hexphi) with this judge model")
     rescore.add_argument(
-        "--judge-backend", default="openai", choices=("hf", "vllm", "openai"), help="judge backend"
+        "--judge-backend",
+        default="openai",
+        choices=("hf", "vllm", "openai"),
+        help="judge backend (default: openai)",
     )
     rescore.add_argument("--base-url", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1")
     rescore.set_defaults(handler=rescore_command)
@@ -116,13 +147,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     if not args.suite and not args.tasks:
         raise InputError("name what to run: --suite paper|lab|offline|safety or --tasks a,b")
-    names = ",".join(x for x in (args.suite, args.tasks) if x)
-    tasks = (
-        [t for part in names.split(",") for t in resolve_suite(part)]
-        if args.suite
-        else resolve_suite(args.tasks)
-    )
-    tasks = list({t.name: t for t in tasks}.values())
+    parts = [p for x in (args.suite, args.tasks) if x for p in x.split(",") if p.strip()]
+    tasks = list({t.name: t for p in parts for t in resolve_suite(p)}.values())
     data_paths = parse_data_paths(args.data_path)
     unknown = sorted(set(data_paths) - {t.name for t in tasks})
     if unknown:
@@ -162,7 +188,10 @@ def run_command(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
             )
         records = [
-            r for t in tasks for r in store.samples(run=run_name, checkpoint=summary.checkpoint, task=t.name)
+            r
+            for t in tasks
+            for r in store.samples(run=run_name, checkpoint=summary.checkpoint, task=t.name)
+            if r.task_version == t.version
         ]
     print(
         f"run {run_name}, {summary.checkpoint}: generated {summary.generated} samples "

@@ -1,13 +1,14 @@
 """`sftscope train CONFIG.yaml`: long-CoT SFT with the paper's recipe (see configs/sft/ for the runs).
 
-    sftscope train configs/sft/lab_countdown.yaml --out runs/lab          # a fresh run
-    sftscope train configs/sft/lab_countdown.yaml --out runs/lab --resume # continue a killed run
-    accelerate launch --config_file configs/accelerate/fsdp2_1node.yaml -m sftscope.cli.main train X.yaml
+sftscope train configs/sft/lab_countdown.yaml --out runs/lab          # a fresh run
+sftscope train configs/sft/lab_countdown.yaml --out runs/lab --resume # continue a killed run
+accelerate launch --config_file configs/accelerate/fsdp2_1node.yaml -m sftscope.cli.main train X.yaml
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -17,18 +18,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fine-tune a model on SFT rows; checkpoints on the paper's schedule",
         description="Fine-tune a causal LM on SFT rows (loss on the response and EOS only). Writes RUN_DIR/"
         "config.yaml, checkpoints/step-<N>/ (HF format + sftscope.json), state/ (for --resume) and logs/.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", help="YAML file of SFTConfig overrides (see configs/sft/)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set lr=1e-5 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set lr=1e-5 (repeatable)",
+    )
     parser.add_argument("--out", default=None, help="run dir (default: runs/<config file stem>)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true",
-                      help="continue the run in --out from its last state (starts fresh if there is none)")
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last state (starts fresh if there is none)",
+    )
     mode.add_argument("--overwrite", action="store_true", help="delete an existing run dir and start over")
-    parser.add_argument("--chat-template", default=None, metavar="FILE",
-                        help="Jinja chat template for a tokenizer that has none (same as chat_template: in YAML)")
+    parser.add_argument(
+        "--chat-template",
+        default=None,
+        metavar="FILE",
+        help="Jinja chat template for a tokenizer that has none (same as chat_template: in YAML)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run_train)
 
@@ -44,10 +58,14 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_config(SFTConfig, args.config, overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = train(cfg, out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch, rank 0 reports
+        return 0
     stats = result.stats
     if stats is not None and (stats.truncated or stats.dropped):
         print(f"rows over max_length={cfg.max_length}: {stats.truncated} truncated, {stats.dropped} dropped")
     loss = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
-    print(f"{out}: step {result.last_step}/{result.total_steps}, loss {loss}, "
-          f"{result.tokens_per_s:,.0f} tokens/s, {len(result.checkpoints)} checkpoints written")
+    print(
+        f"{out}: step {result.last_step}/{result.total_steps}, loss {loss}, "
+        f"{result.tokens_per_s:,.0f} tokens/s, {len(result.checkpoints)} checkpoints written"
+    )
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sftscope.eval.backends.base import Generator
@@ -19,6 +20,7 @@ from sftscope.records import CheckpointRef, Completion, SampleRecord, SamplingPa
 from sftscope.store.db import Store
 
 Progress = Callable[[str, int, int], None]  # (task, samples done, samples total)
+CODE_SCORERS = 2  # parallel sandboxes for code tasks (one per core here)
 
 
 @dataclass
@@ -111,12 +113,22 @@ def _run_batch(
         group = [(ex, missing) for ex, missing in batch if len(missing) == count]
         prompts = [spec.prompt(ex) for ex, _ in group]
         outputs = backend.generate(prompts, dataclasses.replace(params, n=count))
-        for (ex, missing), messages, completions in zip(group, prompts, outputs):
-            prompt_text = _render(messages)
-            for sample_idx, completion in zip(missing, completions):
-                records.append(
-                    _record(spec, ex, sample_idx, prompt_text, completion, params, ref, checkpoint)
-                )
+        jobs = [
+            (ex, sample_idx, _render(messages), completion)
+            for (ex, missing), messages, completions in zip(group, prompts, outputs)
+            for sample_idx, completion in zip(missing, completions)
+        ]
+
+        def score(job, spec=spec):
+            return _record(spec, *job, params, ref, checkpoint)
+
+        if spec.verifier == "code":
+            # Code scoring waits on sandboxed subprocesses, so threads overlap it. Math-Verify must stay in
+            # the main thread: its timeouts use signals.
+            with ThreadPoolExecutor(max_workers=CODE_SCORERS) as pool:
+                records.extend(pool.map(score, jobs))
+        else:
+            records.extend(map(score, jobs))
     return records
 
 

@@ -80,7 +80,9 @@ def _fill_by_tokens(rows: list[Encoded], budget: int) -> list[list[Encoded]]:
     return batches
 
 
-def collate(micro: list[Encoded], packing: bool, pad_id: int, filler: Encoded | None = None) -> dict[str, Any]:
+def collate(
+    micro: list[Encoded], packing: bool, pad_id: int, filler: Encoded | None = None
+) -> dict[str, Any]:
     """Tensors for one forward: input_ids, position_ids (packed) or attention_mask, targets, weights.
 
     targets[t] is the token that position t predicts, or IGNORE; weights[t] is that row's weight. An empty

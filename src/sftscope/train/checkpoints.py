@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,17 @@ def save_checkpoint(
     accelerator: Any, wrapper: Any, tokenizer: Any, run_dir: Path, step: int, meta: dict[str, Any], dtype: Any
 ) -> Path:
     """Write checkpoints/step-<step>/ atomically (the main process writes; all ranks gather weights)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per shard write would bury the training bar
     state_dict = accelerator.get_state_dict(wrapper)  # a collective under FSDP: every rank calls it
     final = checkpoint_dir(run_dir, step)
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(wrapper).model
-        state_dict = {k.removeprefix("model."): v.to(dtype) if v.is_floating_point() else v
-                      for k, v in state_dict.items()}
+        state_dict = {
+            k.removeprefix("model."): v.to(dtype) if v.is_floating_point() else v
+            for k, v in state_dict.items()
+        }
         tmp = final.parent / f".{final.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp, state_dict=state_dict)
@@ -86,8 +92,7 @@ def read_trainer(state: Path) -> dict[str, Any]:
         step = data["step"]
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(
-            f"{path}: the resumable state is missing or corrupt (delete {state} to restart from the last "
-            "checkpoint's step 0, or rerun with --overwrite)"
+            f"{path}: the resumable state is missing or corrupt (rerun with --overwrite to start over)"
         ) from None
     if not isinstance(step, int) or step < 0:
         raise InputError(f"{path}: field 'step': expected a step number, got {step!r} (the state is corrupt)")
@@ -98,6 +103,8 @@ def load_state(accelerator: Any, state: Path) -> dict[str, Any]:
     trainer = read_trainer(state)
     try:
         accelerator.load_state(str(state))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:
-        raise InputError(f"{state}: cannot load the resumable state ({type(exc).__name__}); rerun with --overwrite") from None
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+        raise InputError(
+            f"{state}: cannot load the resumable state ({type(exc).__name__}); rerun with --overwrite"
+        ) from None
     return trainer

@@ -72,7 +72,10 @@ class SFTConfig:
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (0 < self.decay_ratio <= 1, "decay_ratio must be in (0, 1]"),
             (0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]"),
-            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas must be two numbers in [0, 1)"),
+            (
+                len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                "betas must be two numbers in [0, 1)",
+            ),
             (self.weight_decay >= 0 and self.eps > 0, "weight_decay must be >= 0 and eps > 0"),
             (self.max_grad_norm >= 0, "max_grad_norm must be >= 0"),
             (self.loss_chunk_tokens > 0, "loss_chunk_tokens must be > 0"),
@@ -121,7 +124,9 @@ def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> An
 
     per_step = cfg.micro_batch_size * world_size
     if cfg.batch_size % per_step:
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size x world_size {per_step}")
+        raise ValueError(
+            f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size x world_size {per_step}"
+        )
     schedules = {"cosine": "cosine", "constant": "constant_with_warmup", "wsd": "warmup_stable_decay"}
     kwargs: dict[str, Any] = {}
     if cfg.schedule == "wsd":
@@ -134,9 +139,9 @@ def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> An
     checkpointing = cfg.activation_checkpointing if cfg.activation_checkpointing is not None else cuda
     # transformers 5 renamed gradient_checkpointing; keep older versions working too.
     names = {f.name for f in dataclasses.fields(TRLSFTConfig)}
-    kwargs["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = (
-        checkpointing
-    )
+    kwargs[
+        "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    ] = checkpointing
     return TRLSFTConfig(
         output_dir=output_dir,
         learning_rate=cfg.lr,
@@ -154,7 +159,7 @@ def to_trl_config(cfg: SFTConfig, output_dir: str, *, world_size: int = 1) -> An
         max_length=cfg.max_length,
         truncation_mode="keep_start",
         completion_only_loss=True,
-        padding_free=cfg.packing,
+        padding_free=False,  # TRL enforces max_length only when padding (or with its own packing)
         train_sampling_strategy="random" if cfg.shuffle else "sequential",
         seed=cfg.seed,
         bf16=bf16,

@@ -52,7 +52,14 @@ PRESETS: dict[str, Preset] = {
 
 # Base stage: ~24 short rows (~1k tokens) per step learn fastest on 2 cores (LAB.md); a from-scratch model
 # needs a far higher lr than the paper's fine-tuning 5e-5.
-BASE_STAGE = {"shuffle": True, "batch_size": 24, "micro_batch_size": 24, "lr": 2e-3, "warmup_ratio": 0.05, "weight_decay": 0.01}
+BASE_STAGE = {
+    "shuffle": True,
+    "batch_size": 24,
+    "micro_batch_size": 24,
+    "lr": 2e-3,
+    "warmup_ratio": 0.05,
+    "weight_decay": 0.01,
+}
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 512) -> Any:
@@ -140,20 +147,39 @@ def init_lab_model(
         raise InputError(f"--base-steps must be >= 0, got {base_steps}")
     tokenizer = build_tokenizer(tokenizer_corpus(seed, *corpus_size))
     model = build_model(preset, tokenizer, seed)
-    summary: dict[str, Any] = {"preset": preset, "params": sum(p.numel() for p in model.parameters()),
-                               "vocab": len(tokenizer), "base_steps": base_steps}
+    summary: dict[str, Any] = {
+        "preset": preset,
+        "params": sum(p.numel() for p in model.parameters()),
+        "vocab": len(tokenizer),
+        "base_steps": base_steps,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if base_steps > 0:
             rows = base_stage_rows(LAB_FAMILIES, n_per_family, seed)
-            cfg = SFTConfig(epochs=1, max_steps=base_steps, seed=seed, save_steps=[], save_final=False,
-                            state_every=base_steps, max_length=512, log_every=10, **BASE_STAGE)
-            result = train(cfg, tmp / "base_stage", rows=rows, model=model, tokenizer=tokenizer, progress=progress)
+            cfg = SFTConfig(
+                epochs=1,
+                max_steps=base_steps,
+                seed=seed,
+                save_steps=[],
+                save_final=False,
+                state_every=base_steps,
+                max_length=512,
+                log_every=10,
+                **BASE_STAGE,
+            )
+            result = train(
+                cfg, tmp / "base_stage", rows=rows, model=model, tokenizer=tokenizer, progress=progress
+            )
             model = result.model
             shutil.rmtree(tmp / "base_stage" / "state", ignore_errors=True)  # nobody resumes a base stage
-            summary.update(base_loss=result.losses[-1], base_tokens_per_s=round(result.tokens_per_s),
-                           base_seconds=round(result.seconds, 1), base_rows=len(rows))
+            summary.update(
+                base_loss=result.losses[-1],
+                base_tokens_per_s=round(result.tokens_per_s),
+                base_seconds=round(result.seconds, 1),
+                base_rows=len(rows),
+            )
         model.config.use_cache = True
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -186,18 +212,27 @@ def quick_check(model: Any, tokenizer: Any, n: int = 50, seed: int = 0, batch: i
     return scores
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new: int, batch: int) -> list[str]:
+def generate(
+    model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new: int, batch: int
+) -> list[str]:
     import torch
 
     tokenizer.padding_side = "left"
     model.eval()
     outs = []
     for start in range(0, len(prompts), batch):
-        texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-                 for p in prompts[start : start + batch]]
+        texts = [
+            tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+            for p in prompts[start : start + batch]
+        ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
-            ids = model.generate(**enc, max_new_tokens=max_new, do_sample=False,
-                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            ids = model.generate(
+                **enc,
+                max_new_tokens=max_new,
+                do_sample=False,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
         outs += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     return outs

@@ -16,7 +16,9 @@ METRICS_FILE = "metrics.jsonl"
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, report_to: list[str], enabled: bool, resume_step: int, config: dict) -> None:
+    def __init__(
+        self, run_dir: Path, report_to: list[str], enabled: bool, resume_step: int, config: dict
+    ) -> None:
         self.enabled = enabled
         self.path = run_dir / "logs" / METRICS_FILE
         self.sinks: dict[str, Any] = {}
@@ -24,8 +26,11 @@ class MetricsLog:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
-            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and _step(line) <= resume_step]
+            kept = [
+                line
+                for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and _step(line) <= resume_step
+            ]
             with atomic_open(self.path) as handle:
                 handle.write("".join(line + "\n" for line in kept))
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run

@@ -83,11 +83,15 @@ def train(
     model, tokenizer = _load_model(cfg, model, tokenizer, precision, cuda)
     source = cfg.data or "rows"
     if encoded is None:
-        encoded, stats = encode_rows(tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length,
-                                     cfg.overlong, source)
+        encoded, stats = encode_rows(
+            tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length, cfg.overlong, source
+        )
     else:
-        stats = EncodeStats(rows=len(encoded), tokens=sum(len(e.ids) for e in encoded),
-                            loss_tokens=sum(e.n_loss for e in encoded))
+        stats = EncodeStats(
+            rows=len(encoded),
+            tokens=sum(len(e.ids) for e in encoded),
+            loss_tokens=sum(e.n_loss for e in encoded),
+        )
     total = cfg.max_steps or cfg.epochs * batches.steps_per_epoch(len(encoded), cfg.batch_size)
     try:
         save_steps = set(cfg.resolved_save_steps(total))
@@ -101,7 +105,11 @@ def train(
 
     wrapper = LossModel(model, cfg.loss_chunk_tokens)
     optimizer = torch.optim.AdamW(
-        wrapper.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+        wrapper.parameters(),
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+        eps=cfg.eps,
+        weight_decay=cfg.weight_decay,
         fused=cuda or None,
     )
     wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
@@ -115,9 +123,19 @@ def train(
         start, history, tokens_seen = saved["step"], saved.get("losses", []), saved.get("tokens_seen", 0)
     log = MetricsLog(run_dir, cfg.report_to, accelerator.is_main_process, start, to_dict(cfg))
     if accelerator.is_main_process and start == 0:
-        log.log({"step": 0, "rows": stats.rows, "truncated": stats.truncated, "dropped": stats.dropped,
-                 "tokens": stats.tokens, "loss_tokens": stats.loss_tokens, "total_steps": total,
-                 "world": accelerator.num_processes, "device": str(accelerator.device)})
+        log.log(
+            {
+                "step": 0,
+                "rows": stats.rows,
+                "truncated": stats.truncated,
+                "dropped": stats.dropped,
+                "tokens": stats.tokens,
+                "loss_tokens": stats.loss_tokens,
+                "total_steps": total,
+                "world": accelerator.num_processes,
+                "device": str(accelerator.device),
+            }
+        )
     save_dtype = torch.bfloat16 if precision.startswith("bf16") else next(model.parameters()).dtype
     result = TrainResult(run_dir, total, start, list(history), stats=stats, tokens_seen=tokens_seen)
     bar = _progress(total, start, progress and accelerator.is_local_main_process)
@@ -151,13 +169,26 @@ def train(
         result.losses.append(loss)
         elapsed = time.perf_counter() - t0
         if done % cfg.log_every == 0 or done == total:
-            log.log({"step": done, "epoch": epoch, "loss": loss, "lr": lr, "grad_norm": float(grad_norm),
-                     "tokens_seen": tokens_seen, "tokens_per_s": run_tokens / max(elapsed, 1e-9),
-                     "elapsed": elapsed})
+            log.log(
+                {
+                    "step": done,
+                    "epoch": epoch,
+                    "loss": loss,
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "tokens_seen": tokens_seen,
+                    "tokens_per_s": run_tokens / max(elapsed, 1e-9),
+                    "elapsed": elapsed,
+                }
+            )
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{run_tokens / max(elapsed, 1e-9):,.0f}")
-        meta = {"step": done, "epoch": done / batches.steps_per_epoch(len(encoded), cfg.batch_size),
-                "tokens_seen": tokens_seen, "loss": loss}
+        meta = {
+            "step": done,
+            "epoch": done / batches.steps_per_epoch(len(encoded), cfg.batch_size),
+            "tokens_seen": tokens_seen,
+            "loss": loss,
+        }
         if done in save_steps:
             result.checkpoints.append(
                 checkpoints.save_checkpoint(accelerator, wrapper, tokenizer, run_dir, done, meta, save_dtype)
@@ -197,13 +228,15 @@ def _loss_model_class() -> type:
     return LossModelImpl
 
 
-def LossModel(model: Any, chunk: int) -> Any:  # noqa: N802 - builds an nn.Module; torch is imported lazily
+def LossModel(model: Any, chunk: int) -> Any:
     return _loss_model_class()(model, chunk)
 
 
 def load_rows(cfg: SFTConfig) -> list[SFTRow]:
     if not cfg.data:
-        raise InputError("config data: no data set given (set data: PATH_OR_HUB_ID in the YAML or --set data=...)")
+        raise InputError(
+            "config data: no data set given (set data: PATH_OR_HUB_ID in the YAML or --set data=...)"
+        )
     from sftscope.data.io import read_rows
 
     rows = read_rows(cfg.data, column_map=cfg.column_map or None, split=cfg.split)
@@ -223,8 +256,9 @@ def _load_model(cfg: SFTConfig, model: Any, tokenizer: Any, precision: str, cuda
         dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
         try:
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.model)
-            model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype,
-                                                         attn_implementation=cfg.attn_implementation)
+            model = AutoModelForCausalLM.from_pretrained(
+                cfg.model, dtype=dtype, attn_implementation=cfg.attn_implementation
+            )
         except OSError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"{cfg.model}: cannot load the model ({first[:200]})") from None
@@ -241,16 +275,20 @@ def _check_run_dir(cfg: SFTConfig, run_dir: Path, resume: bool, overwrite: bool)
     if not run_dir.exists() or not any(run_dir.iterdir()) or overwrite:
         return True
     if not resume:
-        raise InputError(f"{run_dir}: the run dir already exists (pass --resume to continue it, "
-                         "or --overwrite to start over)")
+        raise InputError(
+            f"{run_dir}: the run dir already exists (pass --resume to continue it, "
+            "or --overwrite to start over)"
+        )
     if saved.exists():
         from sftscope.config import read_yaml
 
         old, new = read_yaml(saved), to_dict(cfg)
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if changed:
-            raise InputError(f"{saved}: --resume with a different config ({', '.join(changed)} changed); "
-                             "use the same config, or --overwrite to start over")
+            raise InputError(
+                f"{saved}: --resume with a different config ({', '.join(changed)} changed); "
+                "use the same config, or --overwrite to start over"
+            )
     return False
 
 
@@ -265,5 +303,12 @@ def _make_run_dir(cfg: SFTConfig, run_dir: Path, fresh: bool) -> None:
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc="train", unit="step", file=sys.stderr, disable=not enabled,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc="train",
+        unit="step",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )

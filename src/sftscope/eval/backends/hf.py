@@ -38,7 +38,7 @@ class HFBackend:
         hf_logging.disable_progress_bar()  # our own progress bar is the one that matters
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
-        self.model_name = str(model)
+        self.model_name = os.path.expanduser(str(model))
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype == "auto":
