@@ -36,7 +36,15 @@ def flops_per_token(config, seq: int) -> float:
     return 6 * n + 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
 
 
+def _fresh_accelerate_state() -> None:
+    """Ours and TRL ask accelerate for different mixed-precision modes; one process holds one at a time."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+
+
 def ours(model, tokenizer, encoded: list[Encoded], cfg: SFTConfig, warmup: int) -> dict:
+    _fresh_accelerate_state()
     with tempfile.TemporaryDirectory() as tmp:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -57,6 +65,7 @@ def trl_baseline(model, tokenizer, encoded: list[Encoded], cfg: SFTConfig, warmu
             yield {"input_ids": list(e.ids), "completion_mask": [0] * e.n_prompt + [1] * e.n_loss}
 
     stamps: list[float] = []
+    _fresh_accelerate_state()
 
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):

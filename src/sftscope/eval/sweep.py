@@ -47,9 +47,9 @@ class SweepConfig:
     idle_timeout: float = 1800.0
     run: str | None = None  # run name in the DB; default: the run dir's name or the repo id
     backend_opts: dict[str, Any] = field(default_factory=dict)  # e.g. batch_size, dtype, base_url
-    sampling: dict[str, Any] = field(
-        default_factory=dict
-    )  # overrides of each task's sampling, e.g. max_new_tokens
+    # Overrides of the tasks' sampling (e.g. max_new_tokens), for all tasks, then per task name.
+    sampling: dict[str, Any] = field(default_factory=dict)
+    task_sampling: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int = 64  # prompts per backend call
 
 
@@ -234,7 +234,7 @@ def _sweep_checkpoint(
                 ref,
                 limit=cfg.limit,
                 progress=lambda _task, done, total, label=label: progress.describe(f"{label} {done}/{total}"),
-                sampling=cfg.sampling or None,
+                sampling={**cfg.sampling, **cfg.task_sampling.get(task.name, {})} or None,
                 batch_size=cfg.batch_size,
             )
             new += result.generated

@@ -31,6 +31,9 @@ from sftscope.atomic import atomic_open, write_json
 from sftscope.lab.config import LabConfig
 
 STAGES_DIR = ".stages"
+# Countdown's generation cap per arm: a direct answer is ~70 tokens and a search trace ~140 (p90 ~310), so
+# these caps cut only rambling, and a model that never stops costs seconds, not minutes, per checkpoint.
+COUNTDOWN_TOKENS = {"direct": 160, "cot": 400}
 
 
 @dataclass
@@ -91,8 +94,13 @@ def run_lab(
         run_dir = out / arm
         stages.run(f"train-{arm}", train_params, partial(_train, cfg, base_dir, data_path, run_dir, progress))
         # The sweep is resumable by itself (stored samples are skipped), so it always runs; cached it only reads.
-        sweep_params = {"train": train_params, "limit": cfg.limit, "max_new_tokens": cfg.max_new_tokens}
-        stages.run(f"sweep-{arm}", sweep_params, partial(_sweep, cfg, run_dir, progress), always=True)
+        sweep_params = {
+            "train": train_params,
+            "limit": cfg.limit,
+            "max_new_tokens": cfg.max_new_tokens,
+            "countdown_tokens": COUNTDOWN_TOKENS[arm],
+        }
+        stages.run(f"sweep-{arm}", sweep_params, partial(_sweep, cfg, arm, run_dir, progress), always=True)
         result = ArmResult(arm=arm, run_dir=run_dir, data=described["data"])
         result.accuracy = _accuracy(run_dir)
         report = stages.run(f"report-{arm}", sweep_params, partial(_report, run_dir))
@@ -238,7 +246,7 @@ def _same_config(run_dir: Path, sft: Any) -> bool:
         return False
 
 
-def _sweep(cfg: LabConfig, run_dir: Path, progress: bool) -> dict[str, Any]:
+def _sweep(cfg: LabConfig, arm: str, run_dir: Path, progress: bool) -> dict[str, Any]:
     from sftscope.eval.sweep import SweepConfig, run_sweep
 
     sweep = SweepConfig(
@@ -249,6 +257,7 @@ def _sweep(cfg: LabConfig, run_dir: Path, progress: bool) -> dict[str, Any]:
         batch_size=cfg.batch_gen,
         backend_opts={"batch_size": cfg.batch_gen},
         sampling={"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {},
+        task_sampling={} if cfg.max_new_tokens else {"countdown": {"max_new_tokens": COUNTDOWN_TOKENS[arm]}},
     )
     summary = run_sweep(sweep, show_progress=progress)
     return {
