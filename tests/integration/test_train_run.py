@@ -65,7 +65,7 @@ def test_cli_train_writes_checkpoints_logs_and_refuses_to_overwrite(lab, capsys)
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(lab):
     root, config = lab
-    cfg = load_config(SFTConfig, config, ["shuffle=true", "state_every=3"])
+    cfg = load_config(SFTConfig, config, ["shuffle=true", "state_every=3", "save_steps=[8]"])
     full = train(cfg, root / "full", progress=False)
     killed = train(cfg, root / "killed", progress=False, stop_after=5)  # last state: step 3
     assert killed.last_step == 5

@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=1800.0,
         help="with --watch: stop after this many seconds without a new checkpoint (default: 1800); "
-        "it also stops when train marks the run finished",
+        "it also stops once training has finished (its last step is saved)",
     )
     p.add_argument(
         "--backend-opt",

@@ -106,7 +106,7 @@ def run_lab(
         report = stages.run(f"report-{arm}", sweep_params, partial(_report, run_dir))
         result.report = Path(report["html"])
         arms.append(result)
-    summary = _write_summary(cfg, out, arms, stages.seconds)
+    summary = _write_summary(cfg, out, arms, stages.first_seconds)
     return LabResult(out=out, arms=arms, seconds=stages.seconds, summary=summary)
 
 
@@ -116,7 +116,8 @@ class _Stages:
     def __init__(self, out: Path, log: Callable[[str], None]):
         self.dir = out / STAGES_DIR
         self.log = log
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # spent in this call
+        self.first_seconds: dict[str, float] = {}  # when each stage first ran
         self.redo = False  # once a stage reruns, every later stage depends on new outputs
 
     def run(
@@ -128,6 +129,7 @@ class _Stages:
         if cached and not always:
             self.log(f"lab: {name}: done already ({record.get('seconds', 0):.0f} s when it ran)")
             self.seconds[name] = 0.0
+            self.first_seconds[name] = record.get("seconds", 0.0)
             return record["result"]
         if not cached:
             self.redo = True
@@ -140,6 +142,7 @@ class _Stages:
         if cached:  # an always-run stage: keep the first timing; new work invalidates what follows
             seconds = record.get("seconds", seconds)
             self.redo = bool(result.get("new_samples"))
+        self.first_seconds[name] = round(seconds, 1)
         write_json(marker, {"params": _plain(params), "result": result, "seconds": round(seconds, 1)})
         self.log(f"lab: {name}: {self.seconds[name]:.0f} s")
         return result
@@ -290,7 +293,14 @@ def _accuracy(run_dir: Path) -> dict[str, dict[int, tuple[int, int]]]:
 def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: dict[str, float]) -> Path:
     lines = ["# sftscope mini-lab", "", f"Settings: `{json.dumps(_plain(asdict(cfg)))}`", ""]
     for arm in arms:
-        lines += [f"## Arm `{arm.arm}`", "", f"SFT data: {arm.data}.", f"Report: {arm.report}", ""]
+        lines += [
+            f"## Arm `{arm.arm}`",
+            "",
+            f"SFT data: {arm.data}.",
+            f"Countdown generations are capped at {cfg.max_new_tokens or COUNTDOWN_TOKENS[arm.arm]} new tokens.",
+            f"Report: {arm.report}",
+            "",
+        ]
         steps = sorted({s for by_step in arm.accuracy.values() for s in by_step})
         lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
         lines.append("|---|" + "---|" * len(steps))
@@ -301,7 +311,13 @@ def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: di
             ]
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["Accuracy is greedy, % correct (n). Step 0 is the base model.", ""]
+    lines += [
+        "Accuracy is greedy, % correct (n). Step 0 is the base model. Countdown is in-domain; the other tasks "
+        "are held-out questions of the base stage's reasoning-gym families (cross-domain).",
+        "",
+        "Stage times when each ran (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()),
+        "",
+    ]
     path = out / "lab.md"
     with atomic_open(path) as handle:
         handle.write("\n".join(lines))
