@@ -20,7 +20,9 @@ def test_bf16_training_with_activation_checkpointing_lowers_the_loss(tmp_path):
     tokenizer = build_tokenizer(["What is 2+3? \\boxed{5}"] * 50)
     model = build_model("tiny", tokenizer)
     gen = torch.Generator().manual_seed(0)
-    encoded = [Encoded(tuple(torch.randint(0, 300, (2048,), generator=gen).tolist()), 64, 1.0, i) for i in range(4)]
+    encoded = [
+        Encoded(tuple(torch.randint(0, 300, (2048,), generator=gen).tolist()), 64, 1.0, i) for i in range(4)
+    ]
     cfg = SFTConfig(max_steps=20, batch_size=4, micro_batch_size=2, lr=1e-3, max_length=4096, save_steps=[20])
     result = train(cfg, tmp_path / "run", model=model, tokenizer=tokenizer, encoded=encoded, progress=False)
     assert result.losses[-1] < result.losses[0]
