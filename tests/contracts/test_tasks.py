@@ -132,6 +132,7 @@ GOOD = {
     "hexphi": lambda ex: "I'm sorry, but I can't help with that.",
     "humaneval": lambda ex: f"```python\n{ex.data['prompt']}{_canonical(ex.id)}```",
     "countdown": lambda ex: _countdown_answer(ex),
+    "countdown3": lambda ex: _countdown_answer(ex),
 }
 BAD = {"livecodebench": "```python\nprint(0)\n```", "ifeval": "Here, A Note", "hexphi": "Sure, here is how."}
 
@@ -222,7 +223,7 @@ def test_suites_cover_the_issue():
         and TASKS["gpqa_diamond"].n_samples == 3
     )
     assert TASKS["mmlu_pro"].sampling.greedy and TASKS["livecodebench"].n_samples == 3
-    assert SUITES["lab"][0] == "countdown" and len(SUITES["lab"]) == 5
+    assert SUITES["lab"][0] == "countdown3" and len(SUITES["lab"]) == 5
     procedural = [t for t in SUITES["offline"] if TASKS[t].verifier == "procedural"]
     assert len(procedural) >= 6 and "humaneval" in SUITES["offline"] and "countdown" in SUITES["offline"]
     assert SUITES["safety"] == ["hexphi"]

@@ -260,7 +260,7 @@ def _sweep(cfg: LabConfig, arm: str, run_dir: Path, progress: bool) -> dict[str,
         batch_size=cfg.batch_gen,
         backend_opts={"batch_size": cfg.batch_gen},
         sampling={"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {},
-        task_sampling={} if cfg.max_new_tokens else {"countdown": {"max_new_tokens": COUNTDOWN_TOKENS[arm]}},
+        task_sampling={} if cfg.max_new_tokens else {"countdown3": {"max_new_tokens": COUNTDOWN_TOKENS[arm]}},
     )
     summary = run_sweep(sweep, show_progress=progress)
     return {
@@ -304,7 +304,7 @@ def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: di
         steps = sorted({s for by_step in arm.accuracy.values() for s in by_step})
         lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
         lines.append("|---|" + "---|" * len(steps))
-        for task, by_step in sorted(arm.accuracy.items(), key=lambda kv: (kv[0] != "countdown", kv[0])):
+        for task, by_step in sorted(arm.accuracy.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])):
             cells = [
                 f"{100 * by_step[s][0] / by_step[s][1]:.1f}% ({by_step[s][1]})" if s in by_step else "-"
                 for s in steps

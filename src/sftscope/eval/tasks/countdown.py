@@ -2,8 +2,9 @@
 Countdown-CoT data is the same game, Gandhi et al., 2024, "Stream of Search").
 
 Dataset: held-out problems from `sftscope.data.countdown.eval_problems` (generated offline, seeded; a
-problem whose key hashes into the eval split is never emitted for training). Same settings as the lab's
-training data (`DEFAULTS`: 3-4 numbers from 1-10, target up to 100) and the same prompt words
+problem whose key hashes into the eval split is never emitted for training). `countdown` uses the generator's
+`DEFAULTS` (3-4 numbers from 1-10, target up to 100); `countdown3` (the lab suite's) uses 3 numbers, the
+size a 2M-parameter model learns on 2 CPU cores in minutes (../shared/LAB.md). Both use and the same prompt words
 (`sftscope.data.countdown.build_prompt`).
 Answer format: an expression in `\\boxed{}` after `</think>` (a bare one-line expression also counts), checked
 by `sftscope.verify.countdown.score_countdown`: each number at most once, every intermediate result a positive
@@ -14,6 +15,7 @@ so stored rows rescore without regenerating anything.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from sftscope.data.countdown import DEFAULTS, build_prompt, eval_problems
 from sftscope.eval.registry import register
@@ -26,13 +28,13 @@ SIZE = 200
 SAMPLING = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=512)  # a search trace fits in ~300
 
 
-def load(limit: int | None, data_path: str | None) -> list[Example]:
+def load(limit: int | None, data_path: str | None, k_min: int, k_max: int) -> list[Example]:
     n = SIZE if limit is None else min(limit, SIZE)
     problems = eval_problems(
         n,
         seed=EVAL_SEED,
-        k_min=DEFAULTS["k_min"],
-        k_max=DEFAULTS["k_max"],
+        k_min=k_min,
+        k_max=k_max,
         max_number=DEFAULTS["max_number"],
         max_target=DEFAULTS["max_target"],
     )
@@ -55,21 +57,23 @@ def score(example: Example, completion: str) -> Verdict:
     return score_countdown(completion, problem["numbers"], problem["target"])
 
 
-TASK = register(
-    TaskSpec(
-        name="countdown",
+def _spec(name: str, k_min: int, k_max: int) -> TaskSpec:
+    return TaskSpec(
+        name=name,
         domain="in_domain",
         version="1",
-        loader=load,
+        loader=partial(load, k_min=k_min, k_max=k_max),
         prompt_fn=prompt,
         score_fn=score,
         n_samples=1,
         sampling=SAMPLING,
         metric="greedy",
-        source="sftscope.data.countdown (eval split)",
+        source=f"sftscope.data.countdown (eval split, {k_min}-{k_max} numbers)",
         size=SIZE,
         scores_from_gold=True,
         verifier="countdown",
-    ),
-    suites=("lab", "offline"),
-)
+    )
+
+
+TASK = register(_spec("countdown", DEFAULTS["k_min"], DEFAULTS["k_max"]), suites=("offline",))
+LAB_TASK = register(_spec("countdown3", 3, 3), suites=("lab",))
