@@ -304,7 +304,9 @@ def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: di
         steps = sorted({s for by_step in arm.accuracy.values() for s in by_step})
         lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
         lines.append("|---|" + "---|" * len(steps))
-        for task, by_step in sorted(arm.accuracy.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])):
+        for task, by_step in sorted(
+            arm.accuracy.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])
+        ):
             cells = [
                 f"{100 * by_step[s][0] / by_step[s][1]:.1f}% ({by_step[s][1]})" if s in by_step else "-"
                 for s in steps
