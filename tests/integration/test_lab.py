@@ -50,11 +50,11 @@ def test_lab_runs_end_to_end_then_reuses_everything(tmp_path, capsys):
         tasks = {r[0] for r in conn.execute("SELECT DISTINCT task FROM samples")}
     assert [s for s, _ in steps] == [0, 2, 4]
     assert {n for _, n in steps} == {3 * 5}  # countdown + 4 cross-domain families, 3 examples each
-    assert "countdown" in tasks and len(tasks) == 5
+    assert "countdown3" in tasks and len(tasks) == 5
 
     summary = json.loads((out / "lab.json").read_text())
     (arm,) = summary["arms"]
-    assert set(arm["accuracy"]["countdown"]) == {"0", "2", "4"}
+    assert set(arm["accuracy"]["countdown3"]) == {"0", "2", "4"}
     assert "SFT data: Countdown direct" in (out / "lab.md").read_text()
 
     # Second run: every stage is reused, nothing is generated or trained again.

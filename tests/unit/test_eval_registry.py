@@ -51,4 +51,5 @@ def test_builtins_register_through_explicit_imports():
         "humaneval",
     }
     assert all(f"sftscope.eval.tasks.{m}" in sys.modules for m in modules), "every task module is imported"
-    assert registry.suites_of("countdown") == ["lab", "offline"]
+    assert registry.suites_of("countdown") == ["offline"]
+    assert registry.suites_of("countdown3") == ["lab"]
