@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sftscope.verify import sandbox
+from sftscope.verify import sandbox, uids
 from sftscope.verify.code import score_humaneval
 from sftscope.verify.sandbox import SandboxLimits, run_python, sandbox_mode
 
@@ -43,7 +43,7 @@ def _fallback_network_isolated() -> bool:
 
 def _uid_processes(uid: int) -> list[int]:
     deadline = time.monotonic() + 2.0
-    while (live := sandbox._live_processes_of(uid)) and time.monotonic() < deadline:
+    while (live := uids.live_processes(uid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return live
 
@@ -82,8 +82,8 @@ def test_sleeping_program_is_killed_at_the_wall_clock(mode):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a throw-away uid needs root")
 def test_fork_bomb_is_contained_and_reaped(mode, monkeypatch):
-    uid = sandbox.SANDBOX_UID_BASE + 424242
-    monkeypatch.setattr(sandbox, "_sandbox_uid", lambda: uid)
+    uid = uids.SANDBOX_UID_BASE + 424242
+    monkeypatch.setattr(sandbox, "fresh_uid", lambda: uid)
     bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n"
     result = run_python(bomb, limits=TIGHT, mode=mode)
     assert result.status in ("timeout", "error")

@@ -15,17 +15,15 @@ program that prints more than `output_bytes` is killed, never buffered.
 
 When we run as root, each program gets its own throw-away uid from a high range that no account uses. That
 makes RLIMIT_NPROC a per-program limit (the kernel counts processes per uid and exempts root), and it lets
-`_reap_uid` kill everything the program left behind, even processes that escaped the process group. Set
+`uids.reap_uid` kill everything the program left behind, even processes that escaped the process group. Set
 `SFTSCOPE_SANDBOX=fallback` to force the fallback mode (tests of that mode use it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import os
-import random
 import resource
 import selectors
 import shutil
@@ -36,11 +34,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from sftscope.verify.uids import count_processes, fresh_uid, reap_uid
+
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
-# uids 1_000_000_000+ are outside every distribution's account ranges and inside the kernel's 32-bit range.
-SANDBOX_UID_BASE = 1_000_000_000
-SANDBOX_UID_SPAN = 1_000_000
 PROGRAM_NAME = "main.py"
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, never between fork and exec (dlopen locks)
 SANDBOX_DIR = "/tmp"  # the working directory as the program sees it in bwrap mode
@@ -189,19 +186,10 @@ def _unshare_net() -> None:
         _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET)
 
 
-def _processes_of(uid: int) -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                count += os.stat(f"/proc/{entry}").st_uid == uid
-    return count
-
-
 def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
     cpu = limits.cpu_limit
     # RLIMIT_NPROC counts every process of the uid: a throw-away uid starts at zero, our own uid does not.
-    nproc = limits.nproc if uid is not None else _processes_of(os.getuid()) + limits.nproc
+    nproc = limits.nproc if uid is not None else count_processes(os.getuid()) + limits.nproc
 
     def setup() -> None:  # runs in the child between fork and exec: system calls only, no imports
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -217,52 +205,6 @@ def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
             os.setuid(uid)
 
     return setup
-
-
-def _sandbox_uid() -> int:
-    """A fresh throw-away uid for one run (a collision between concurrent runs needs 1 in a million luck)."""
-    return SANDBOX_UID_BASE + random.randrange(SANDBOX_UID_SPAN)
-
-
-def _reap_uid(uid: int) -> None:
-    """Kill every process that runs as this run's throw-away uid (it belongs to nothing else).
-
-    A child switches to that uid and calls kill(-1, SIGKILL), which the kernel delivers to every process
-    of the uid in one pass, so a fork bomb cannot outrun it the way it outruns a scan of /proc.
-    """
-    for _ in range(3):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child only makes system calls, then exits
-            try:
-                os.setgid(uid)
-                os.setuid(uid)
-                for _ in range(2):
-                    with contextlib.suppress(OSError):
-                        os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        if not _live_processes_of(uid):
-            return
-        time.sleep(0.02)
-
-
-def _live_processes_of(uid: int) -> list[int]:
-    """Processes of `uid` that are not zombies (a zombie is already dead, waiting for its parent)."""
-    live = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
-        except OSError:
-            continue
-        if int(fields.get("Uid", "-1 0").split()[0]) == uid and not fields.get(
-            "State", ""
-        ).strip().startswith("Z"):
-            live.append(int(entry))
-    return live
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -349,7 +291,7 @@ def run_python(
     mode = mode or sandbox_mode()
     python = python or sandbox_python()
     stdin_bytes = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-    uid = _sandbox_uid() if _is_root() else None
+    uid = fresh_uid() if _is_root() else None
     host_dir = tempfile.mkdtemp(prefix="sftscope-sandbox-")
     started = time.monotonic()
     try:
@@ -387,7 +329,7 @@ def run_python(
         finally:
             _kill_group(proc)
             if uid is not None:
-                _reap_uid(uid)
+                reap_uid(uid)
             proc.wait()
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream and not stream.closed:
