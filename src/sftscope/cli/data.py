@@ -189,9 +189,12 @@ def run_countdown(args) -> int:
         )
     write_rows(rows, args.out)
     backtracked = sum(row.extra["search"]["backtracks"] > 0 for row in rows) / len(rows)
+    # Only `cot` responses show the search's dead ends; the others keep the count in their `search` record.
+    shown = (
+        "with a backtrack" if args.style == "cot" else "whose search backtracked (not shown in this style)"
+    )
     print(
-        f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - start:.1f}s "
-        f"({backtracked:.0%} with a backtrack)"
+        f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - start:.1f}s ({backtracked:.0%} {shown})"
     )
     return 0
 
