@@ -4,7 +4,8 @@ Order: step k of an epoch uses rows [k*B, (k+1)*B) of that epoch's order, which 
 paper) or, with `shuffle`, a permutation seeded by (seed, epoch). The order is a pure function of the step
 number, so a resumed run sees exactly the rows an uninterrupted run would.
 
-Micro-batches never pad to max_length. With `packing` (the default) the rows of a micro-batch are
+Micro-batches never pad to max_length. With packing (`SFTConfig.packs`: on by default only with a
+flash-attention backend, whose varlen kernels make it pay; see `SFTConfig.packing`) the rows of a micro-batch are
 concatenated into one sequence and position_ids restart at 0 for each row; transformers turns that into a
 block-diagonal causal mask (SDPA) or varlen kernels (flash-attention), so rows never attend to each other.
 Without packing, rows are length-sorted before they are grouped and padded to the longest in the group.

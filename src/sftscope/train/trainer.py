@@ -148,7 +148,7 @@ def train(
         step_tokens = sum(min(e.n_loss, len(e.ids) - 1) for e in step_rows)
         loss_sum = torch.zeros((), device=accelerator.device)
         for i, micro in enumerate(plan):
-            batch = batches.collate(micro, cfg.packing, tokenizer.pad_token_id or 0, filler=step_rows[0])
+            batch = batches.collate(micro, cfg.packs, tokenizer.pad_token_id or 0, filler=step_rows[0])
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             n_micro = int((batch["targets"] >= 0).sum())
             sync = contextlib.nullcontext() if i == len(plan) - 1 else accelerator.no_sync(wrapper)
