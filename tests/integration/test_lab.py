@@ -83,4 +83,4 @@ def test_lab_config_rejects_bad_settings():
     with pytest.raises(ValueError, match="replay"):
         LabConfig(replay=1.0)
     assert LabConfig(sft_steps=600, n_checkpoints=6).save_steps() == [19, 38, 75, 150, 300, 600]
-    assert LabConfig().save_steps() == [31, 62, 125, 250, 500, 1000]
+    assert LabConfig().save_steps() == [62, 125, 250, 500, 1000, 2000]

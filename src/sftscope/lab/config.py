@@ -33,9 +33,10 @@ class LabConfig:
     max_number: int = 10
     replay: float = 0.2  # share of base-stage items mixed into SFT data, so cross-domain dips can recover
 
-    # (c) SFT. LAB.md: direct traces went 0 -> 7.5% after ~1.5M tokens and 28.5% after ~3M (3 numbers);
-    # 1000 steps x 16 rows (~2.2k tokens per step) is ~2.2M tokens, about 4 min on 2 idle cores.
-    sft_steps: int = 1000
+    # (c) SFT. Measured on an idle 2-core machine (dynamic padding, ~10k tokens/s): with 16 rows per step,
+    # Countdown (3 numbers) went 0 -> 13.5% after 1000 steps and 0 -> 32.5% after 2000 (411 s), while the
+    # cross-domain families dipped and then recovered. 2000 steps keeps `make demo` near 11 minutes.
+    sft_steps: int = 2000
     batch_size: int = 16  # rows per optimizer step: many small updates learn most per CPU-second (LAB.md)
     lr: float = 1e-3  # a 1.7M-parameter model after a brief base stage needs a large lr; 5e-5 barely moves it
     n_checkpoints: int = 6  # log-spaced: S/32, S/16, ..., S (plus the base as step 0)
