@@ -16,6 +16,7 @@ from sftscope.analysis.metrics import (
     majority_correct,
     pass_at_k,
     pass_at_k_records,
+    question_scores,
     task_scores,
     wilson_ci,
 )
@@ -118,3 +119,10 @@ def test_domain_score_is_mean_of_tasks_with_a_narrower_interval():
     assert dom.mean == pytest.approx(np.mean([s.mean for s in ts]))
     assert dom.tasks == ("a", "b")
     assert dom.hi - dom.lo < min(s.hi - s.lo for s in ts)
+
+
+def test_partial_credit_in_score_never_counts_as_accuracy():
+    # reasoning-gym keeps a near miss's partial credit (e.g. 0.8) in `score`; only `correct` is accuracy
+    records = [rec("q1", 0, False, score=0.8), rec("q1", 1, True), rec("q2", 0, False, score=0.5)]
+    assert avg_at_k(records) == pytest.approx(0.25)
+    assert question_scores(records) == {"q1": 0.5, "q2": 0.0}

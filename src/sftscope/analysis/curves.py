@@ -130,7 +130,7 @@ class TaskMatrix:
         sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0.0, 0])
         for r in records:
             cell = sums[(r.step, r.example_id)]
-            cell[0] += r.score
+            cell[0] += bool(r.correct)  # accuracy, as metrics.avg_at_k: partial credit never counts
             cell[1] += 1
         self.steps = sorted({s for s, _ in sums})
         qids = sorted({q for _, q in sums})

@@ -118,8 +118,12 @@ def by_question(records: Iterable[SampleRecord]) -> dict[str, list[SampleRecord]
 
 
 def avg_at_k(records: Iterable[SampleRecord]) -> float:
-    """Mean score per question, averaged over questions (the paper's avg@k)."""
-    per_q = [np.mean([r.score for r in rs]) for rs in by_question(records).values()]
+    """Accuracy per question, averaged over questions (the paper's avg@k).
+
+    Accuracy counts `correct`, never the raw `score`: a scorer may keep partial credit in `score` (reasoning-gym
+    gives a near miss 0.8), but only an exact pass counts (issue: score == 1.0 is correct).
+    """
+    per_q = [np.mean([r.correct for r in rs]) for rs in by_question(records).values()]
     return float(np.mean(per_q)) if per_q else float("nan")
 
 
@@ -151,8 +155,8 @@ def maj_at_k(records: Iterable[SampleRecord]) -> float:
 
 
 def question_scores(records: Iterable[SampleRecord]) -> dict[str, float]:
-    """example_id -> mean score over that question's samples."""
-    return {qid: float(np.mean([r.score for r in rs])) for qid, rs in by_question(records).items()}
+    """example_id -> accuracy over that question's samples (`correct`, as in `avg_at_k`)."""
+    return {qid: float(np.mean([r.correct for r in rs])) for qid, rs in by_question(records).items()}
 
 
 def group_records(
