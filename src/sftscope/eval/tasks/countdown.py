@@ -4,7 +4,7 @@ Countdown-CoT data is the same game, Gandhi et al., 2024, "Stream of Search").
 Dataset: held-out problems from `sftscope.data.countdown.eval_problems` (generated offline, seeded; a
 problem whose key hashes into the eval split is never emitted for training). `countdown` uses the generator's
 `DEFAULTS` (3-4 numbers from 1-10, target up to 100); `countdown3` (the lab suite's) uses 3 numbers, the
-size a 2M-parameter model learns on 2 CPU cores in minutes (../shared/LAB.md). Both use and the same prompt words
+size a 2M-parameter model learns on 2 CPU cores in minutes (docs/lab.md). Both use the same prompt words
 (`sftscope.data.countdown.build_prompt`).
 Answer format: an expression in `\\boxed{}` after `</think>` (a bare one-line expression also counts), checked
 by `sftscope.verify.countdown.score_countdown`: each number at most once, every intermediate result a positive
