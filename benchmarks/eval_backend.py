@@ -6,7 +6,7 @@
   batch size 1 as the baseline, measured in the same run on the same model. Without `--model` it builds the
   lab's `tiny` preset (1.7 M params, random weights: outputs run to `--max-new-tokens`, which is what a
   throughput measurement wants).
-- rescore: seconds for `eval rescore` (Math-Verify in a 2-worker MathPool) over `--rows` stored math500
+- rescore: seconds for `eval rescore` (Math-Verify in 2 scoring worker processes) over `--rows` stored math500
   completions of ~1.5k characters (target: <= 60 s for 10k).
 - resume: an eval of the lab suite, then the same eval again; the re-run must generate 0 tokens.
 """
@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 from sftscope.eval.backends.base import make_backend
-from sftscope.eval.registry import resolve_suite
+from sftscope.eval.config import EvalConfig
 from sftscope.eval.runner import evaluate
 from sftscope.eval.scoring import rescore
+from sftscope.eval.spec import ScoreContext
+from sftscope.eval.tasks import resolve_suite
 from sftscope.records import CheckpointRef, SampleRecord, SamplingParams
 from sftscope.store.db import Store
 
@@ -43,7 +45,7 @@ def build_lab_model(out: Path) -> str:
 def lab_prompts(n: int) -> list[list[dict[str, str]]]:
     prompts = []
     for spec in resolve_suite("lab"):
-        prompts += [spec.prompt(ex) for ex in spec.load(limit=max(1, n // 5 + 1))]
+        prompts += [spec.default_protocol.prompt(ex) for ex in spec.load(limit=max(1, n // 5 + 1))]
     return prompts[:n]
 
 
@@ -101,7 +103,7 @@ def bench_rescore(rows: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "r.db") as store:
         store.add_samples(records)
         start = time.perf_counter()
-        report = rescore(store, task="math500", workers=workers)
+        (report,) = rescore(store, task="math500", ctx=ScoreContext(threads=workers))
         seconds = time.perf_counter() - start
         correct = sum(r.correct for r in store.samples(task="math500"))
     return {
@@ -110,7 +112,7 @@ def bench_rescore(rows: int, workers: int) -> dict:
         "seconds": round(seconds, 1),
         "rows_per_s": round(rows / seconds, 1),
         "correct": correct,
-        "changed": report["math500"][1],
+        "changed": report.changed,
         "target_s": 60,
     }
 
@@ -122,22 +124,22 @@ class Counting:
     def describe(self):
         return self.inner.describe()
 
-    def generate(self, prompts, params):
-        out = self.inner.generate(prompts, params)
+    def generate(self, prompts, params, seeds=None):
+        out = self.inner.generate(prompts, params, seeds)
         self.tokens += sum(c.n_tokens for cs in out for c in cs)
         return out
 
 
 def bench_resume(model: str, limit: int, max_new: int) -> dict:
     tasks = resolve_suite("lab")
-    sampling = {"max_new_tokens": max_new}
+    cfg = EvalConfig(limit=limit, max_new_tokens=max_new)
     ref = CheckpointRef(run="bench", step=0, path=model)
     result = {}
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "r.db") as store:
         for label in ("first", "rerun"):
             backend = Counting(make_backend("hf", model, batch_size=64))
             start = time.perf_counter()
-            summary = evaluate(backend, tasks, store, ref, limit=limit, sampling=sampling)
+            summary = evaluate(backend, tasks, store, ref, cfg)
             result[label] = {
                 "seconds": round(time.perf_counter() - start, 2),
                 "generated": summary.generated,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Domain = Literal["in_domain", "cross_domain", "general", "safety"]
 DOMAINS: tuple[str, ...] = ("in_domain", "cross_domain", "general", "safety")
@@ -107,6 +107,7 @@ class Completion:
     finish_reason: str = "stop"  # "stop" | "length" | "error"
 
 
+@runtime_checkable
 class Generator(Protocol):
     """Anything that completes chat prompts (the eval backends, and the judges that verify uses).
 
@@ -144,7 +145,7 @@ class CheckpointRef:
 class SampleRecord:
     """One generation with its verdict: the unit that the store keeps and the analysis reads.
 
-    Keyed by (run, checkpoint, task, task_version, example_id, sample_idx).
+    Keyed by (run, checkpoint, task, task_version, protocol, example_id, sample_idx).
     """
 
     run: str
@@ -172,8 +173,16 @@ class SampleRecord:
     model_id: str = ""  # the model's identity (content fingerprint or hub revision)
 
     @property
-    def key(self) -> tuple[str, str, str, str, str, int]:
-        return (self.run, self.checkpoint, self.task, self.task_version, self.example_id, self.sample_idx)
+    def key(self) -> tuple[str, str, str, str, str, str, int]:
+        return (
+            self.run,
+            self.checkpoint,
+            self.task,
+            self.task_version,
+            self.protocol,
+            self.example_id,
+            self.sample_idx,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

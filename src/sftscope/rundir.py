@@ -40,7 +40,7 @@ DB = "sftscope.db"
 REPORT = "report"
 # Files that other trainers (or a user) drop into a run dir when training is over.
 FOREIGN_FINISHED = ("DONE",)
-_CHECKPOINT_NAME = re.compile(r"step-(\d+)")
+CHECKPOINT_PATTERN = re.compile(r"step-(\d+)")  # checkpoints/step-<N>/
 
 
 def checkpoint_name(step: int) -> str:
@@ -50,7 +50,7 @@ def checkpoint_name(step: int) -> str:
 
 def checkpoint_step(name: str) -> int | None:
     """The step of a `step-<N>` name, or None for any other name."""
-    match = _CHECKPOINT_NAME.fullmatch(name)
+    match = CHECKPOINT_PATTERN.fullmatch(name)
     return int(match.group(1)) if match else None
 
 
@@ -106,7 +106,9 @@ class RunDir:
         if isinstance(model, dict):  # a nested `model: {name_or_path: ...}` section
             model = model.get("name_or_path") or model.get("path") or model.get("name")
         if model is not None and not isinstance(model, str):
-            raise InputError(f"{self.config_path}: key 'model' should be a model path or hub id, got {model!r}")
+            raise InputError(
+                f"{self.config_path}: key 'model' should be a model path or hub id, got {model!r}"
+            )
         if not model:
             return None
         if not Path(model).is_absolute():
@@ -138,7 +140,9 @@ class RunDir:
         if not self.checkpoints_dir.is_dir():
             return []
         steps = [checkpoint_step(p.name) for p in self.checkpoints_dir.iterdir() if p.is_dir()]
-        return sorted(s for s in steps if s is not None and self.checkpoint_meta(self.checkpoint(s)).is_file())
+        return sorted(
+            s for s in steps if s is not None and self.checkpoint_meta(self.checkpoint(s)).is_file()
+        )
 
     # -- resumable state ---------------------------------------------------------------------------------
     @property

@@ -14,8 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from sftscope.errors import InputError
-from sftscope.eval.registry import SUITES, TASKS
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.config import EvalConfig
+from sftscope.eval.runner import evaluate
+from sftscope.eval.scoring import SampleScorer, rescore
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.eval.tasks import SUITES, TASKS
+from sftscope.records import CheckpointRef, Completion, SampleRecord, Verdict
+from sftscope.store.db import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -187,11 +192,27 @@ def _load(spec: TaskSpec, tmp_path, limit: int = 3):
     return spec.load(limit=limit, data_path=data_path)
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
-def test_task_contract(name, tmp_path):
+def _score(spec: TaskSpec, protocol: TaskProtocol, example: Example, completion: str) -> Verdict:
+    """Through the one scoring path (processes, threads or inline, as the protocol says)."""
+    with SampleScorer(spec, protocol, ScoreContext()) as scorer:
+        (outcome,) = scorer.score([example], [completion])
+    assert isinstance(outcome, Verdict), outcome
+    return outcome
+
+
+def _good(name: str, ex: Example) -> str:
+    return GOOD.get(name, lambda ex: f"\\boxed{{{ex.gold}}}")(ex)
+
+
+PROTOCOLS = [(name, p.name) for name, spec in sorted(TASKS.items()) for p in spec.protocols if not p.needs]
+
+
+@pytest.mark.parametrize("name, protocol", PROTOCOLS)
+def test_task_contract(name, protocol, tmp_path):
     if name == "ifeval":
         pytest.importorskip("if_verifiable", reason="IFEval checkers are the optional extra sftscope[ifeval]")
     spec = TASKS[name]
+    chosen = spec.protocol(protocol)
     examples = _load(spec, tmp_path)
     assert 1 <= len(examples) <= 3
     assert len({ex.id for ex in examples}) == len(examples), "example ids must be unique"
@@ -201,55 +222,101 @@ def test_task_contract(name, tmp_path):
         "loading must be deterministic"
     )
     for ex in examples:
-        messages = spec.prompt(ex)
+        messages = chosen.prompt(ex)
         assert messages and all(set(m) == {"role", "content"} for m in messages)
         assert messages[0]["role"] == "user" and messages[0]["content"].strip()
-    good = spec.score(examples[0], GOOD.get(name, lambda ex: f"\\boxed{{{ex.gold}}}")(examples[0]))
+    good = _score(spec, chosen, examples[0], _good(name, examples[0]))
     assert good.correct and good.value == 1.0, good
-    bad = spec.score(examples[0], BAD.get(name, "<think>no idea</think>\\boxed{qqq}"))
+    bad = _score(spec, chosen, examples[0], BAD.get(name, "<think>no idea</think>\\boxed{qqq}"))
     assert not bad.correct and bad.value == 0.0, bad
     assert spec.domain in ("in_domain", "cross_domain", "general", "safety")
-    assert spec.n_samples >= 1 and spec.version
+    assert chosen.n_samples >= 1 and spec.version and chosen.scorer_id
+
+
+class _AnswerBackend:
+    """Answers each prompt with the task's known-good completion for the first example, a bad one else."""
+
+    name = "answers"
+
+    def __init__(self, by_prompt: dict[str, str]):
+        self.by_prompt = by_prompt
+
+    def describe(self):
+        return {"backend": self.name}
+
+    def generate(self, prompts, params, seeds=None):
+        return [[Completion(self.by_prompt[p[0]["content"]], 5)] * params.n for p in prompts]
+
+
+@pytest.mark.parametrize("name, protocol", PROTOCOLS)
+def test_eval_run_and_rescore_give_the_same_verdicts(name, protocol, tmp_path, monkeypatch):
+    """Both call the one scoring path, so rescoring what `eval run` stored changes nothing."""
+    if name == "ifeval":
+        pytest.importorskip("if_verifiable", reason="IFEval checkers are the optional extra sftscope[ifeval]")
+        import sftscope.eval.tasks.ifeval as ifeval
+
+        monkeypatch.setattr(ifeval, "check_nltk_data", lambda: None)
+    spec = TASKS[name]
+    chosen = spec.protocol(protocol)
+    data_path = _write_fixture(name, tmp_path)
+    examples = spec.load(limit=2, data_path=data_path)
+    bad = BAD.get(name, "<think>no idea</think>\\boxed{qqq}")
+    by_prompt = {chosen.prompt(ex)[0]["content"]: bad for ex in examples}
+    by_prompt[chosen.prompt(examples[0])[0]["content"]] = _good(name, examples[0])
+    cfg = EvalConfig(
+        suite=name, protocol=protocol, limit=2, n_samples=1, data_paths={name: data_path} if data_path else {}
+    )
+    with Store(tmp_path / "r.db") as store:
+        evaluate(_AnswerBackend(by_prompt), [spec], store, CheckpointRef("r", 0, "m"), cfg)
+        stored = store.samples()
+        assert stored[0].correct or any(r.correct for r in stored), "the good completion scores"
+        store.update_verdicts([_stale(r) for r in stored])
+        (result,) = rescore(store, task=name, data_paths=cfg.data_paths)
+        again = store.samples()
+    assert result.errors == 0
+    verdict = lambda r: (r.correct, r.extracted, r.score, r.details, r.error)  # noqa: E731
+    assert [verdict(r) for r in again] == [verdict(r) for r in stored]
+
+
+def _stale(record: SampleRecord) -> SampleRecord:
+    import dataclasses
+
+    return dataclasses.replace(record, correct=not record.correct, extracted="stale", score=0.5, details=None)
 
 
 def test_suites_cover_the_issue():
-    assert set(SUITES) == {"paper", "lab", "offline", "safety"}
+    assert set(SUITES) == {"paper", "general", "safety", "lab", "offline"}
     assert {"math500", "aime24", "aime25", "gpqa_diamond", "mmlu_pro", "livecodebench", "ifeval"} <= set(
         SUITES["paper"]
     )
-    assert (
-        TASKS["math500"].n_samples == 3
-        and TASKS["aime24"].n_samples == 10
-        and TASKS["gpqa_diamond"].n_samples == 3
-    )
-    assert TASKS["mmlu_pro"].sampling.greedy and TASKS["livecodebench"].n_samples == 3
+    n = {name: TASKS[name].default_protocol.n_samples for name in TASKS}
+    assert n["math500"] == 3 and n["aime24"] == 10 and n["gpqa_diamond"] == 3 and n["livecodebench"] == 3
     assert SUITES["lab"][0] == "countdown3" and len(SUITES["lab"]) == 5
-    procedural = [t for t in SUITES["offline"] if TASKS[t].verifier == "procedural"]
+    procedural = [
+        t for t in SUITES["offline"] if TASKS[t].default_protocol.scorer_id.startswith("reasoning-gym")
+    ]
     assert len(procedural) >= 6 and "humaneval" in SUITES["offline"] and "countdown" in SUITES["offline"]
-    assert SUITES["safety"] == ["hexphi"]
-    assert all(TASKS[t].sampling.max_new_tokens <= 512 for t in SUITES["lab"])
+    assert SUITES["safety"] == ["hexphi"] and "ifeval" in SUITES["general"]
+    assert all(TASKS[t].default_protocol.sampling.max_new_tokens <= 512 for t in SUITES["lab"])
 
 
 def test_bad_spec_raises():
-    spec = TASKS["math500"]
+    proto = TASKS["math500"].default_protocol
     with pytest.raises(ValueError, match="domain"):
         TaskSpec(
-            name="x",
-            domain="elsewhere",
-            version="1",
-            loader=spec.loader,
-            prompt_fn=spec.prompt_fn,
-            score_fn=spec.score_fn,
+            name="x", domain="elsewhere", version="1", loader=TASKS["math500"].loader, protocols=(proto,)
         )
+    with pytest.raises(ValueError, match="at least one protocol"):
+        TaskSpec(name="x", domain="general", version="1", loader=TASKS["math500"].loader, protocols=())
     with pytest.raises(ValueError, match="n_samples"):
+        TaskProtocol("p", proto.prompt, proto.sampling, n_samples=0, score=proto.score)
+    with pytest.raises(ValueError, match="exactly one of score or score_batch"):
+        TaskProtocol("p", proto.prompt, proto.sampling)
+    with pytest.raises(ValueError, match="metric"):
+        TaskProtocol("p", proto.prompt, proto.sampling, score=proto.score, metric="pass@1")
+    with pytest.raises(ValueError, match="duplicate protocol"):
         TaskSpec(
-            name="x",
-            domain="general",
-            version="1",
-            loader=spec.loader,
-            prompt_fn=spec.prompt_fn,
-            score_fn=spec.score_fn,
-            n_samples=0,
+            name="x", domain="general", version="1", loader=TASKS["math500"].loader, protocols=(proto, proto)
         )
 
 

@@ -48,7 +48,10 @@ def test_run_offline_suite_fills_the_db_and_resumes(tiny, tmp_path, capsys):
         assert len(rows) == 16 and {r.step for r in rows} == {0}
         assert all(r.n_tokens == 8 and r.finish_reason == "length" for r in rows)
         info = store.run_info("tiny")
-        assert info["config"]["backend"]["backend"] == "hf" and info["task_versions"]["countdown"] == "1"
+        assert (
+            info["config"]["backend_describe"]["backend"] == "hf"
+            and info["task_versions"]["countdown"] == "1"
+        )
         assert [c.path for c in store.checkpoints("tiny")] == [tiny]
     assert main([*args, "--tasks", "chain_sum"]) == 0
     out = capsys.readouterr().out

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.eval.sweep import SweepConfig, run_sweep
+from sftscope.eval.config import BackendOptions, EvalConfig, SweepConfig
+from sftscope.eval.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +74,14 @@ def stored_keys(db: Path) -> list[tuple]:
 
 
 def sweep_config(run: Path, db: Path) -> SweepConfig:
-    return SweepConfig(
-        target=str(run),
+    evaluation = EvalConfig(
         suite=TASKS,
         db=str(db),
         limit=LIMIT,
-        sampling={"max_new_tokens": MAX_NEW},
-        batch_size=BATCH,
+        max_new_tokens=MAX_NEW,
+        backend_options=BackendOptions(batch_size=BATCH),
     )
+    return SweepConfig(target=str(run), eval=evaluation)
 
 
 def test_killed_sweep_resumes_to_the_same_rows(run_dir, tmp_path):

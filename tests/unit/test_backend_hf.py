@@ -6,8 +6,8 @@ import pytest
 
 from eval_tiny_model import build_tiny_model
 from sftscope.errors import InputError
-from sftscope.eval.backends.base import Generator, make_backend
-from sftscope.records import SamplingParams
+from sftscope.eval.backends.base import make_backend
+from sftscope.records import Generator, SamplingParams
 
 pytestmark = pytest.mark.slow
 PROMPTS = [

@@ -185,16 +185,6 @@ def test_materialize_downloads_only_that_step(tmp_path):
     assert calls == [("o/r", ["step40/*"])]
 
 
-def test_base_model_from_config_or_flag(tmp_path):
-    assert discovery.base_model(tmp_path, None) is None
-    (tmp_path / "config.yaml").write_text("model: Qwen/Qwen3-1.7B\nlr: 1.0e-5\n")
-    assert discovery.base_model(tmp_path, None) == "Qwen/Qwen3-1.7B"
-    assert discovery.base_model(tmp_path, "other/base") == "other/base"
-    (tmp_path / "config.yaml").write_text("model: [1, 2]\n")
-    with pytest.raises(InputError, match="model"):
-        discovery.base_model(tmp_path, None)
-
-
 def test_parse_steps():
     assert discovery.parse_steps(None) is None
     assert discovery.parse_steps("0,40,last") == ({0, 40}, True)

@@ -6,7 +6,7 @@ import pytest
 
 from sftscope.errors import InputError
 from sftscope.eval import registry
-from sftscope.eval.registry import SUITES, TASKS, get_task, register, resolve_suite
+from sftscope.eval.tasks import SUITES, TASKS, get_task, register, resolve_suite
 
 
 def test_duplicate_and_unknown_suite_raise():
@@ -22,6 +22,10 @@ def test_duplicate_and_unknown_suite_raise():
 def test_resolve_suite_and_lists():
     assert [t.name for t in resolve_suite("lab")] == SUITES["lab"]
     assert [t.name for t in resolve_suite(" math500, aime24 ,math500")] == ["math500", "aime24"]
+    assert [t.name for t in resolve_suite("general,lab")][:2] == [
+        "ifeval",
+        "countdown3",
+    ]  # suites mix with tasks
     with pytest.raises(InputError, match=r"unknown task or suite 'nope'.*suites: paper"):
         resolve_suite("math500,nope")
     with pytest.raises(InputError, match="no tasks"):
@@ -53,3 +57,17 @@ def test_builtins_register_through_explicit_imports():
     assert all(f"sftscope.eval.tasks.{m}" in sys.modules for m in modules), "every task module is imported"
     assert registry.suites_of("countdown") == ["offline"]
     assert registry.suites_of("countdown3") == ["lab"]
+
+
+def test_the_registry_imports_nothing_above_spec():
+    """No import cycle: eval.registry never imports the task modules; eval.tasks registers them."""
+    import ast
+    from pathlib import Path
+
+    source = Path(registry.__file__).read_text()
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= {"__future__", "sftscope.errors", "sftscope.eval.spec"}

@@ -11,7 +11,8 @@ import pytest
 
 from sftscope.errors import InputError
 from sftscope.records import CheckpointRef, SampleRecord
-from sftscope.store.db import SCHEMA_VERSION, Store, checkpoint_name
+from sftscope.rundir import checkpoint_name
+from sftscope.store.db import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def make_record(example_id: str = "e0", sample_idx: int = 0, correct: bool = True, **over) -> SampleRecord:
@@ -48,12 +49,16 @@ def test_add_samples_is_idempotent_and_round_trips(tmp_path):
         assert [r.key for r in rows] == [r.key for r in first]
         assert rows[0].completion == "\\boxed{2}" and rows[0].correct is True
         assert rows[1].correct is False and rows[1].sampling == {"temperature": 0.6}
-        assert store.existing_keys("r", "step-0", "math500", "1") == {("e0", 0), ("e0", 1), ("e1", 0)}
-        assert store.existing_keys("r", "step-0", "math500", "2") == set()
+        stored = store.stored("r", "step-0")
+        assert set(stored) == {("math500", "1", "strict")}
+        assert set(stored[("math500", "1", "strict")]) == {("e0", 0), ("e0", 1), ("e1", 0)}
         assert store.samples(task="other") == []
+        # The protocol is part of the key: the same example under "paper" is another row.
+        assert store.add_samples([make_record("e0", 0, protocol="paper")]) == 1
+        assert len(store.samples(protocol="paper")) == 1
 
 
-def test_runs_checkpoints_tasks_and_config(tmp_path):
+def test_runs_checkpoints_and_config(tmp_path):
     with Store(tmp_path / "r.db") as store:
         store.record_run("r", {"model": "m", "limit": 3}, {"math500": "1"})
         store.record_run("r", {"model": "m", "limit": 4}, {"aime24": "1"})
@@ -62,12 +67,15 @@ def test_runs_checkpoints_tasks_and_config(tmp_path):
         assert info["task_versions"] == {"math500": "1", "aime24": "1"}
         assert info["package_version"]
         ref = CheckpointRef(run="r", step=10, path="/x/step-10")
-        assert store.record_checkpoint(ref) == checkpoint_name(ref) == "step-10"
+        assert store.record_checkpoint(ref, "sha256:aa") == checkpoint_name(10) == "step-10"
         store.record_checkpoint(CheckpointRef(run="r", step=0, path="/base"))
         assert [c.step for c in store.checkpoints("r")] == [0, 10]
-        store.record_task("math500", "1", "in_domain", 3, "avg@k", {"temperature": 0.6})
-        assert store.tasks()[0]["n_samples"] == 3
+        assert store.checkpoint_model("r", 10) == ("sha256:aa", "/x/step-10")
+        with pytest.raises(InputError, match="another model"):
+            store.record_checkpoint(CheckpointRef(run="r", step=10, path="/y"), "sha256:bb")
         assert store.runs() == ["r"]
+        store.record_run("r", {"score": float("nan")})  # stored as valid JSON (null), never NaN
+        assert store.run_info("r")["config"] == {"score": None}
 
 
 def test_update_verdicts_rewrites_only_the_verdict(tmp_path):
@@ -136,3 +144,108 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[2]
+
+
+def test_a_v1_database_migrates_with_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute(
+            "INSERT INTO samples VALUES ('r','step-0',0,'hexphi','1','safety','c1-0',0,'h','p',NULL,'I cannot',"
+            "'i cannot',1,1.0,3,'stop','{\"temperature\": 0.6}',NULL,'2026-01-01')"
+        )
+    with Store(path) as store:
+        (row,) = store.samples()
+        assert (row.protocol, row.metric, row.scorer, row.model_id) == ("strict", "refusal_proxy", {}, "")
+        assert row.completion == "I cannot" and row.correct
+        assert store.schema_version == SCHEMA_VERSION == 2
+
+
+def _open(path, barrier, errors):
+    try:
+        barrier.wait()
+        with Store(path) as store:
+            store.add_samples([make_record()])
+    except Exception as exc:  # collected and asserted on below
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_fresh_store_at_once_migrate_it_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    errors = ctx.Queue()
+    for round_ in range(15):
+        path = tmp_path / f"fresh{round_}.db"
+        barrier = ctx.Barrier(3)
+        procs = [ctx.Process(target=_open, args=(path, barrier, errors)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        with Store(path) as store:
+            assert store.schema_version == SCHEMA_VERSION and len(store.samples()) == 1
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == []
+
+
+def test_another_applications_sqlite_file_is_refused_untouched(tmp_path):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(InputError, match=r"not an sftscope results DB.*users"):
+        Store(path)
+    with pytest.raises(InputError, match="not an sftscope results DB"):
+        Store(path, readonly=True)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("DROP TABLE samples", "table samples is missing"),
+        ("UPDATE schema_version SET version = 'two'", "not version numbers"),
+    ],
+)
+def test_damaged_databases_are_clear_errors(tmp_path, damage, message):
+    path = tmp_path / "r.db"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    with pytest.raises(InputError, match=message):
+        Store(path)
+
+
+def test_a_corrupt_page_is_a_clear_error(tmp_path):
+    path = tmp_path / "r.db"
+    with Store(path) as store:
+        store.add_samples([make_record(f"e{i}", completion="x" * 2000) for i in range(200)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(3 * page, min(len(data), 40 * page), page):
+        data[offset : offset + 64] = b"\xff" * 64  # scribble over page headers of the samples b-tree
+    path.write_bytes(bytes(data))
+    with (
+        pytest.raises(InputError, match=r"r\.db: the results DB (is damaged|cannot be read)"),
+        Store(path) as store,
+    ):
+        store.samples()
+
+
+def test_read_only_store_reads_and_refuses_writes(tmp_path):
+    path = tmp_path / "r.db"
+    with Store(path) as store:
+        store.add_samples([make_record()])
+    with Store(path, readonly=True) as store:
+        assert len(store.samples()) == 1
+        with pytest.raises(InputError, match="opened read-only"):
+            store.add_samples([make_record("e9")])
+    with pytest.raises(InputError, match="no results DB"):
+        Store(tmp_path / "missing.db", readonly=True)

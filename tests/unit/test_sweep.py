@@ -13,9 +13,11 @@ from sftscope.cli.main import main
 from sftscope.errors import InputError
 from sftscope.eval import registry
 from sftscope.eval.backends import base as backends
-from sftscope.eval.spec import Example, TaskSpec
-from sftscope.eval.sweep import SweepConfig, run_sweep, training_finished
+from sftscope.eval.config import EvalConfig, SweepConfig
+from sftscope.eval.spec import Example, TaskProtocol, TaskSpec
+from sftscope.eval.sweep import run_sweep
 from sftscope.records import Completion, SamplingParams, Verdict
+from sftscope.rundir import RunDir
 from sftscope.store.db import Store
 
 N_EXAMPLES = 5
@@ -25,15 +27,21 @@ def _task(name: str, n_samples: int = 1) -> TaskSpec:
     def load(limit, data_path):
         return [Example(id=f"{name}-{i}", gold=str(i)) for i in range(N_EXAMPLES)]
 
+    def protocol(name: str, prefix: str) -> TaskProtocol:
+        return TaskProtocol(
+            name,
+            lambda ex: [{"role": "user", "content": f"{prefix}{ex.id}"}],
+            SamplingParams(temperature=0.0, max_new_tokens=8),
+            n_samples=n_samples,
+            score=lambda ex, text, ctx: Verdict(text.endswith(ex.gold), text[-1:]),
+        )
+
     return TaskSpec(
         name=name,
         domain="in_domain" if name == "fake_a" else "cross_domain",
         version="1",
         loader=load,
-        prompt_fn=lambda ex: [{"role": "user", "content": f"q{ex.id}"}],
-        score_fn=lambda ex, text: Verdict(text.endswith(ex.gold), text[-1:]),
-        n_samples=n_samples,
-        sampling=SamplingParams(temperature=0.0, max_new_tokens=8),
+        protocols=(protocol("strict", "q"), protocol("paper", "Q")),
     )
 
 
@@ -44,7 +52,7 @@ class FakeBackend:
         self.model = model
         log.append(model)
 
-    def generate(self, prompts, params):
+    def generate(self, prompts, params, seeds=None):
         return [
             [Completion(f"{self.model}:{p[0]['content'][-1]}", 3) for _ in range(params.n)] for p in prompts
         ]
@@ -83,8 +91,8 @@ def make_run(tmp_path: Path, steps=(10, 20)) -> Path:
     return run
 
 
-def config(run: Path, **kw) -> SweepConfig:
-    return SweepConfig(target=str(run), suite="fake_a,fake_b", **kw)
+def config(run: Path, db: str | None = None, **kw) -> SweepConfig:
+    return SweepConfig(target=str(run), eval=EvalConfig(suite="fake_a,fake_b", db=db), **kw)
 
 
 def rows(db: Path) -> list[tuple]:
@@ -109,7 +117,8 @@ def test_sweep_evaluates_base_and_every_checkpoint_then_resumes_for_free(tmp_pat
     with Store(run / "sftscope.db") as store:
         assert [c.step for c in store.checkpoints("myrun")] == [0, 10, 20]
         info = store.run_info("myrun")
-    assert info["config"]["model"] == "some/base" and info["config"]["sweep"]["suite"] == "fake_a,fake_b"
+    assert info["config"]["model"] == "some/base"
+    assert info["config"]["sweep"]["eval"]["suite"] == "fake_a,fake_b"
 
     loads.clear()
     again = run_sweep(config(run), show_progress=False)
@@ -178,6 +187,7 @@ def test_watch_waits_for_partial_checkpoints_and_stops_when_training_finishes(tm
             (partial / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
         elif len(polls) == 2:
             write_checkpoint(run, 30)
+            RunDir(run).mark_finished({"step": 30})  # written by the trainer after its last checkpoint
         assert len(polls) < 5, "the watch loop should have stopped"
 
     summary = run_sweep(config(run, watch=True, poll_seconds=7), show_progress=False, sleep=sleep)
@@ -191,18 +201,6 @@ def test_watch_idle_timeout(tmp_path, loads):
     run.joinpath("config.yaml").write_text("model: some/base\nmax_steps: 100\n")
     summary = run_sweep(config(run, watch=True, idle_timeout=0), show_progress=False, sleep=lambda s: None)
     assert summary.evaluated == [0, 10]
-
-
-def test_training_finished_markers(tmp_path):
-    assert training_finished(None)
-    assert not training_finished(tmp_path)
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "metrics.jsonl").write_text(json.dumps({"step": 0, "total_steps": 30}) + "\n")
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "trainer.json").write_text(json.dumps({"step": 20}))
-    assert not training_finished(tmp_path)
-    (tmp_path / "state" / "trainer.json").write_text(json.dumps({"step": 30}))
-    assert training_finished(tmp_path)
 
 
 def test_hub_repo_downloads_each_step_lazily(tmp_path, loads, monkeypatch):
@@ -243,6 +241,22 @@ def test_cli_sweep(tmp_path, loads, capsys):
     assert main(["sweep", str(run), "--tasks", "fake_a", "--steps", "x"]) == 2
 
 
+def test_cli_sweep_takes_every_eval_option(tmp_path, loads):
+    run = make_run(tmp_path, steps=(10,))
+    args = ["sweep", str(run), "--tasks", "fake_b", "--no-progress", "--protocol", "paper", "--limit", "2"]
+    args += ["--temperature", "0.3", "--seed", "5", "--n-samples", "3", "--max-new-tokens", "4"]
+    assert main(args) == 0
+    with Store(run / "sftscope.db") as store:
+        samples = store.samples()
+        config = store.run_info("myrun")["config"]["sweep"]["eval"]
+    assert len(samples) == 2 * 2 * 3 and {r.protocol for r in samples} == {"paper"}
+    assert {
+        (r.sampling["temperature"], r.sampling["seed"], r.sampling["max_new_tokens"]) for r in samples
+    } == {(0.3, 5, 4)}
+    assert samples[0].prompt.startswith("Q") and config["protocol"] == "paper"
+    assert main(["sweep", str(run), "--tasks", "fake_b", "--protocol", "exact", "--no-progress"]) == 2
+
+
 def test_cli_help_describes_options(capsys):
     with pytest.raises(SystemExit):
         main(["sweep", "--help"])
@@ -258,5 +272,10 @@ def test_cli_help_describes_options(capsys):
         "--poll-seconds",
         "--idle-timeout",
         "--limit",
+        "--protocol",
+        "--judge",
+        "--data-path",
+        "--temperature",
+        "--seed",
     ):
         assert flag in text

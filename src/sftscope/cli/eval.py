@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sftscope.cli.evalopts import add_eval_options, add_scoring_options, eval_values, parse_pairs, resolve
 from sftscope.errors import InputError
 
 DESCRIPTION = "Evaluate a model on benchmark suites; every sample is stored, so re-runs resume."
@@ -24,57 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = verbs.add_parser(
         "run",
         help="generate, score and store samples for one model",
-        description="Generate completions for every task of a suite, score them, store each sample in the DB and print avg@k per task with a 95% bootstrap interval. Stored samples are skipped, so an interrupted run resumes.",
+        description="Generate completions for every task of a suite, score them, store each sample in the DB "
+        "and print each task's score with a 95% bootstrap interval. Stored samples are skipped, so an "
+        "interrupted run resumes; a stored sample made by another model, prompt or sampling is never reused.",
     )
     run.add_argument(
         "--model", required=True, help="local model directory or hub id (openai: the served name)"
     )
-    run.add_argument("--suite", help="suite name: paper, lab, offline or safety")
-    run.add_argument("--tasks", help="comma-separated task names (instead of, or on top of, --suite)")
-    run.add_argument(
-        "--backend", default="hf", choices=("hf", "vllm", "openai"), help="generation backend (default: hf)"
-    )
-    run.add_argument(
-        "--db", default="results.db", help="SQLite results file, created if missing (default: results.db)"
-    )
-    run.add_argument("--run", help="run name stored with every sample (default: the model's directory name)")
     run.add_argument("--step", type=int, default=0, help="training step of this model (0 = base model)")
-    run.add_argument(
-        "--limit", type=int, help="first N examples of each task (e.g. 1000 for the MMLU-Pro subset)"
-    )
-    run.add_argument(
-        "--n-samples", type=int, help="samples per example (default: each task's own, e.g. avg@3)"
-    )
-    run.add_argument("--temperature", type=float, help="sampling temperature; 0 = greedy (default: per task)")
-    run.add_argument("--top-p", type=float, help="nucleus sampling mass (default: per task)")
-    run.add_argument("--max-new-tokens", type=int, help="generation budget per sample (default: per task)")
-    run.add_argument(
-        "--seed", type=int, help="sampling seed, stored with every sample (default: the task's, 0)"
-    )
-    run.add_argument(
-        "--batch-size", type=int, default=32, help="prompts x samples generated per batch (default: 32)"
-    )
-    run.add_argument(
-        "--data-path",
-        action="append",
-        default=[],
-        metavar="TASK=PATH",
-        help="local copy of a task's data set (repeatable), e.g. hexphi=./HEx-PHI",
-    )
-    run.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
-    run.add_argument(
-        "--concurrency", type=int, default=8, help="openai backend: parallel requests (default: 8)"
-    )
-    run.add_argument(
-        "--retries",
-        type=int,
-        default=4,
-        help="openai backend: tries per request, with exponential backoff (default: 4)",
-    )
-    run.add_argument(
-        "--timeout", type=float, default=600.0, help="openai backend: seconds per request (default: 600)"
-    )
-    run.add_argument("--device", help="hf backend: torch device (default: cuda if available, else cpu)")
+    add_eval_options(run, default_db="results.db")
     run.set_defaults(handler=run_command)
 
     listing = verbs.add_parser(
@@ -94,7 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSONL rows with gold and completion (code: test, entry_point; "
         "countdown: numbers, target; procedural: entry)",
     )
-    score.add_argument("--verifier", required=True, help="math, choice, countdown, procedural, code, refusal")
+    score.add_argument(
+        "--verifier",
+        required=True,
+        help="a task (e.g. math500, gpqa_diamond: its own scorer, see --protocol) or a verifier: "
+        "math, choice, countdown, procedural, code, refusal",
+    )
+    score.add_argument("--protocol", help="with a task: which of its protocols scores (default: the task's)")
     score.add_argument(
         "--out", required=True, help="output JSONL: the rows plus correct, extracted, reason, score"
     )
@@ -115,106 +80,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TASK=PATH",
         help="local data for tasks whose scoring needs more than the stored gold",
     )
-    rescore.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes (default: 2)")
-    rescore.add_argument("--judge", metavar="MODEL", help="score safety tasks (hexphi) with this judge model")
-    rescore.add_argument(
-        "--judge-backend",
-        default="openai",
-        choices=("hf", "vllm", "openai"),
-        help="judge backend (default: openai)",
-    )
-    rescore.add_argument("--base-url", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1")
+    add_scoring_options(rescore)
     rescore.set_defaults(handler=rescore_command)
 
 
-def parse_data_paths(items: list[str]) -> dict[str, str]:
-    paths = {}
-    for item in items:
-        task, sep, path = item.partition("=")
-        if not sep or not task or not path:
-            raise InputError(f"--data-path {item!r}: expected TASK=PATH, e.g. --data-path hexphi=./HEx-PHI")
-        paths[task.strip()] = path.strip()
-    return paths
+def scoring_context(args: argparse.Namespace):
+    """The rescore command's ScoreContext, through EvalConfig's own validation."""
+    from sftscope.eval.config import EvalConfig
+
+    values = {
+        key: getattr(args, key)
+        for key in ("protocol", "judge", "judge_backend", "judge_base_url", "workers", "unsafe_code_exec")
+        if getattr(args, key) is not None
+    }
+    from sftscope.config import build
+
+    return build(EvalConfig, values).score_context()
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from sftscope import __version__
-    from sftscope.eval.backends.base import make_backend
-    from sftscope.eval.registry import resolve_suite
-    from sftscope.eval.runner import evaluate
-    from sftscope.records import CheckpointRef
-    from sftscope.store.db import Store
+    from sftscope.eval.config import EvalConfig
+    from sftscope.eval.evaluation import run_evaluation
 
-    if not args.suite and not args.tasks:
-        raise InputError("name what to run: --suite paper|lab|offline|safety or --tasks a,b")
-    parts = [p for x in (args.suite, args.tasks) if x for p in x.split(",") if p.strip()]
-    tasks = list({t.name: t for p in parts for t in resolve_suite(p)}.values())
-    data_paths = parse_data_paths(args.data_path)
-    unknown = sorted(set(data_paths) - {t.name for t in tasks})
-    if unknown:
-        raise InputError(f"--data-path names tasks that are not being run: {', '.join(unknown)}")
-    for value, flag in (
-        (args.limit, "--limit"),
-        (args.n_samples, "--n-samples"),
-        (args.max_new_tokens, "--max-new-tokens"),
-    ):
-        if value is not None and value < 1:
-            raise InputError(f"{flag} must be >= 1, got {value}")
-    opts = _backend_options(args)
-    run_name = args.run or Path(args.model.rstrip("/")).name
-    sampling = {
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "max_new_tokens": args.max_new_tokens,
-        "seed": args.seed,
-    }
-    backend = make_backend(args.backend, args.model, **opts)
-    config = {k: v for k, v in vars(args).items() if k != "handler"}
-    config.update(backend=backend.describe(), tasks=[t.name for t in tasks], package_version=__version__)
-    with Store(args.db) as store:
-        store.record_run(run_name, config, {t.name: t.version for t in tasks})
-        ref = CheckpointRef(run=run_name, step=args.step, path=args.model)
-        with _progress() as progress:
-            summary = evaluate(
-                backend,
-                tasks,
-                store,
-                ref,
-                args.limit,
-                progress,
-                n_samples=args.n_samples,
-                sampling=sampling,
-                data_paths=data_paths,
-                batch_size=args.batch_size,
-            )
-        records = [
-            r
-            for t in tasks
-            for r in store.samples(run=run_name, checkpoint=summary.checkpoint, task=t.name)
-            if r.task_version == t.version
-        ]
+    if not (args.suite or args.tasks or args.config):
+        raise InputError("name what to run: --suite paper|general|safety|lab|offline or --tasks a,b")
+    values = eval_values(args)
+    values.setdefault("db", "results.db")
+    cfg = resolve(EvalConfig, args, values)
+    with _progress() as progress:
+        result = run_evaluation(args.model, cfg, step=args.step, progress=progress)
+    summary = result.summary
     print(
-        f"run {run_name}, {summary.checkpoint}: generated {summary.generated} samples "
-        f"({summary.tokens} tokens); {sum(t.skipped for t in summary.tasks)} already stored; db {args.db}"
+        f"run {summary.run}, {summary.checkpoint}: generated {summary.generated} samples "
+        f"({summary.tokens} tokens); {sum(t.skipped for t in summary.tasks)} already stored; db {cfg.db}"
     )
     errors = sum(t.score_errors for t in summary.tasks)
     if errors:
         print(f"warning: {errors} samples failed to score (stored with their error)", file=sys.stderr)
-    print(format_table(records))
+    print(format_table(result.records))
     return 0
-
-
-def _backend_options(args: argparse.Namespace) -> dict:
-    if args.backend == "hf":
-        return {"batch_size": args.batch_size, **({"device": args.device} if args.device else {})}
-    if args.backend == "openai":
-        return {
-            "base_url": args.base_url,
-            "concurrency": args.concurrency,
-            "retries": args.retries,
-            "timeout": args.timeout,
-        }
-    return {}
 
 
 def format_table(records: list) -> str:
@@ -254,13 +158,16 @@ class _progress:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from sftscope.eval.registry import SUITES, TASKS, suites_of
+    from sftscope.eval.tasks import SUITES, TASKS, suites_of
 
-    print(f"{'task':<18} {'domain':<13} {'ver':>3} {'size':>6} {'k':>3} {'metric':<13} {'suites':<14} source")
+    print(
+        f"{'task':<18} {'domain':<13} {'ver':>3} {'size':>6} {'protocols (k, metric)':<42} {'suites':<14} source"
+    )
     for name, spec in sorted(TASKS.items(), key=lambda kv: (kv[1].domain, kv[0])):
         size = "?" if spec.size is None else str(spec.size)
+        protocols = " ".join(f"{p.name}({p.n_samples},{p.metric})" for p in spec.protocols)
         print(
-            f"{name:<18} {spec.domain:<13} {spec.version:>3} {size:>6} {spec.n_samples:>3} {spec.metric:<13} "
+            f"{name:<18} {spec.domain:<13} {spec.version:>3} {size:>6} {protocols:<42} "
             f"{','.join(suites_of(name)) or '-':<14} {spec.source}"
         )
     print("\nsuites: " + "; ".join(f"{s} ({len(names)} tasks)" for s, names in SUITES.items()))
@@ -268,9 +175,9 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def score_command(args: argparse.Namespace) -> int:
-    from sftscope.eval.scoring import score_file
+    from sftscope.eval.scorefile import score_file
 
-    n, correct = score_file(args.input, args.verifier, args.out)
+    n, correct = score_file(args.input, args.verifier, args.out, protocol=args.protocol)
     print(
         f"scored {n} rows with {args.verifier}: {correct} correct ({100 * correct / max(n, 1):.1f}%) -> {args.out}"
     )
@@ -278,20 +185,24 @@ def score_command(args: argparse.Namespace) -> int:
 
 
 def rescore_command(args: argparse.Namespace) -> int:
+    import os
+
     from sftscope.eval.scoring import rescore
     from sftscope.store.db import Store
 
-    if not Path(args.db).is_file():
+    db = Path(args.db)
+    if not db.is_file():
         raise InputError(f"{args.db}: results DB not found")
-    judge = None
-    if args.judge:
-        from sftscope.eval.backends.base import make_backend
-
-        opts = {"base_url": args.base_url} if args.judge_backend == "openai" else {}
-        judge = make_backend(args.judge_backend, args.judge, **opts)
-    paths = parse_data_paths(args.data_path)
-    with Store(args.db) as store:
-        report = rescore(store, args.task, args.run, paths, workers=args.workers, judge=judge)
-    for task, (n, changed, errors) in sorted(report.items()):
-        print(f"{task:<18} rescored {n:>6}  changed {changed:>5}  errors {errors:>4}")
+    readonly = not os.access(db, os.W_OK) or not os.access(db.parent, os.W_OK)
+    ctx = scoring_context(args)
+    paths = parse_pairs(args.data_path, "--data-path", "hexphi=./HEx-PHI")
+    with Store(db, readonly=readonly) as store:
+        results = rescore(
+            store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx
+        )
+    for r in results:
+        into = r.protocol if r.protocol == r.from_protocol else f"{r.from_protocol} -> {r.protocol}"
+        print(f"{r.task:<18} {into:<16} rescored {r.rows:>6}  changed {r.changed:>5}  errors {r.errors:>4}")
+    if readonly:
+        print(f"note: {db} is read-only; the verdicts above were computed but not written", file=sys.stderr)
     return 0

@@ -8,7 +8,7 @@ Layouts (DESIGN.md § Run directory contract), searched in the run dir and in it
     global_step_<N>/          verl (HF weights in the folder itself or in its huggingface/ subfolder)
     step<N>/                  the paper's released repos (local or on the hub)
 
-The base model is step 0: the `model` key of the run's `config.yaml`, or `--base`.
+The base model is step 0: `--base`, or the `model` of the run's config (`RunDir.base_model`).
 
 A checkpoint counts only when it is complete: config.json, weights whose files are whole (every shard that an
 index names is there, and a safetensors file is as long as its header says), no temp/incomplete marker, and
@@ -25,15 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from sftscope.errors import InputError
+from sftscope.rundir import CHECKPOINT_PATTERN, RunDir
 
 HUB_PREFIX = "hf://"
 
 # Pattern -> layout name, in order of preference when two layouts hold the same step (merged beats sharded).
 LAYOUTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("sftscope", re.compile(r"^step-(\d+)$")),
+    ("sftscope", re.compile(rf"^{CHECKPOINT_PATTERN.pattern}$")),
     ("verl_merged", re.compile(r"^merged_step_?(\d+)$")),
     ("released", re.compile(r"^step(\d+)$")),
     ("hf_trainer", re.compile(r"^checkpoint-(\d+)$")),
@@ -103,13 +102,13 @@ def checkpoint_problem(folder: Path, layout: str) -> str | None:
         )
     problem = weights_problem(folder)
     if problem is None and layout == "sftscope":
-        meta = folder / "sftscope.json"
+        meta = RunDir.checkpoint_meta(folder)
         if not meta.is_file():
-            return "no sftscope.json (written last by `sftscope train`, so the save has not finished)"
+            return f"no {meta.name} (written last by `sftscope train`, so the save has not finished)"
         try:
             json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
-            return "sftscope.json is not readable JSON yet"
+            return f"{meta.name} is not readable JSON yet"
     return problem
 
 
@@ -127,7 +126,7 @@ def discover_local(run_dir: str | Path) -> list[FoundCheckpoint]:
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: run directory not found (give a run dir or a hub repo id owner/name)")
     candidates: list[FoundCheckpoint] = []
-    for root in (run_dir, run_dir / "checkpoints"):
+    for root in (run_dir, RunDir(run_dir).checkpoints_dir):
         if not root.is_dir():
             continue
         for child in sorted(root.iterdir()):
@@ -190,32 +189,6 @@ def materialize(path: str, download: Callable[..., str] | None = None) -> str:
         download = snapshot_download
     root = download(repo_id, allow_patterns=[f"{sub}/*"])
     return str(Path(root) / sub)
-
-
-def base_model(run_dir: Path | None, base: str | None) -> str | None:
-    """The base model (step 0): `--base`, else the `model` key of the run's config.yaml, else None."""
-    if base:
-        return base
-    if run_dir is None:
-        return None
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        return None
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{config}: invalid YAML ({exc}); fix it or pass --base MODEL") from None
-    model = data.get("model") if isinstance(data, dict) else None
-    if isinstance(model, dict):  # a nested `model: {name_or_path: ...}` section
-        model = model.get("name_or_path") or model.get("path") or model.get("name")
-    if model is not None and not isinstance(model, str):
-        raise InputError(f"{config}: key 'model' should be a model path or hub id, got {model!r}")
-    if model and not Path(model).is_absolute() and not is_hub_id(model):
-        # A relative path in a run's config is relative to where train ran; try the run dir's parent too.
-        for candidate in (Path(model), run_dir / model, run_dir.parent / model):
-            if candidate.exists():
-                return str(candidate)
-    return model or None
 
 
 def parse_steps(spec: str | None) -> tuple[set[int], bool] | None:

@@ -1,7 +1,8 @@
-"""The task registry: a plain dict of `TaskSpec`s plus named suites.
+"""The task registry machinery: a plain dict of `TaskSpec`s, named suites and `register()`.
 
-Built-in tasks register themselves when `sftscope.eval.tasks` is imported (one import line per module, at
-the bottom of this file). A suite is a named list of task names; `resolve_suite` also accepts a
+It imports nothing above `spec`. The built-in tasks are registered by `sftscope.eval.tasks`, the one list of
+task modules; import the lookups from there (`from sftscope.eval.tasks import get_task, resolve_suite`) so
+the built-ins are always present. A suite is a named list of task names; `resolve_suite` also accepts a
 comma-separated list of task names.
 """
 
@@ -11,7 +12,7 @@ from sftscope.errors import InputError
 from sftscope.eval.spec import TaskSpec
 
 TASKS: dict[str, TaskSpec] = {}
-SUITES: dict[str, list[str]] = {"paper": [], "lab": [], "offline": [], "safety": []}
+SUITES: dict[str, list[str]] = {"paper": [], "general": [], "safety": [], "lab": [], "offline": []}
 
 
 def register(spec: TaskSpec, suites: tuple[str, ...] = ()) -> TaskSpec:
@@ -37,24 +38,19 @@ def get_task(name: str) -> TaskSpec:
 
 
 def resolve_suite(name_or_csv: str) -> list[TaskSpec]:
-    """A suite name (`paper`, `lab`, `offline`, `safety`) or task names separated by commas."""
-    name_or_csv = name_or_csv.strip()
-    if name_or_csv in SUITES:
-        return [TASKS[n] for n in SUITES[name_or_csv]]
-    names = [n.strip() for n in name_or_csv.split(",") if n.strip()]
-    if not names:
+    """A suite name or task names separated by commas (suites and task names may be mixed)."""
+    parts = [n.strip() for n in name_or_csv.split(",") if n.strip()]
+    if not parts:
         raise InputError(f"no tasks given (name a suite: {', '.join(SUITES)}, or tasks separated by commas)")
-    unknown = [n for n in names if n not in TASKS]
+    unknown = [n for n in parts if n not in TASKS and n not in SUITES]
     if unknown:
         raise InputError(
             f"unknown task or suite {', '.join(map(repr, unknown))} (suites: {', '.join(SUITES)}; "
             f"tasks: {', '.join(sorted(TASKS))})"
         )
+    names = [t for n in parts for t in SUITES.get(n, [n])]
     return [TASKS[n] for n in dict.fromkeys(names)]
 
 
 def suites_of(task: str) -> list[str]:
     return [suite for suite, names in SUITES.items() if task in names]
-
-
-from sftscope.eval import tasks as _builtin_tasks  # noqa: E402,F401  (registers the built-in tasks)

@@ -1,31 +1,44 @@
 """Evaluate one checkpoint on a list of tasks, resumably.
 
-For each task: load its examples, ask the store which (example_id, sample_idx) keys are already there, and
-generate only the missing samples, a batch of prompts at a time. Every batch is scored and written in one
-transaction before the next starts, so a kill loses at most one batch, and a re-run of a finished
-evaluation generates nothing. A sample whose scoring raises is stored with `correct=False` and the error
-text; it never aborts the run. A backend failure does abort (there is nothing to store).
+For each task: load its examples, ask the store what is already there, check that every stored row was
+produced by this model, prompt and sampling (`store.guard`), and generate only the missing samples, a
+batch of prompts at a time. Every batch is scored through `eval.scoring.SampleScorer` (the one scoring
+path) and written in one transaction before the next starts, so a kill loses at most one batch, and a
+re-run of a finished evaluation generates nothing. Sample j of example e draws from its own seed,
+`records.sample_seed(seed, task, e, j)`, so what is generated never depends on batching or on resuming.
+A sample whose scoring raises is stored with `correct=False` and the error text; it never aborts the run.
+A backend failure does abort (there is nothing to store).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from sftscope.eval.backends.base import Generator
-from sftscope.eval.spec import Example, TaskSpec
-from sftscope.records import CheckpointRef, Completion, SampleRecord, SamplingParams
+from sftscope.eval.config import EvalConfig
+from sftscope.eval.scoring import SampleScorer, apply_outcome
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.records import (
+    CheckpointRef,
+    Completion,
+    Generator,
+    Messages,
+    SampleRecord,
+    SamplingParams,
+    sample_seed,
+)
 from sftscope.store.db import Store
+from sftscope.store.guard import check_sample
 
 Progress = Callable[[str, int, int], None]  # (task, samples done, samples total)
-CODE_SCORERS = 2  # parallel sandboxes for code tasks (one per core here)
 
 
 @dataclass
 class TaskResult:
     task: str
+    protocol: str
     examples: int
     generated: int = 0  # samples generated in this call
     skipped: int = 0  # samples already stored
@@ -49,10 +62,24 @@ class EvalSummary:
         return sum(t.tokens for t in self.tasks)
 
 
-def task_sampling(spec: TaskSpec, overrides: dict | None = None) -> SamplingParams:
-    """The task's default sampling with CLI overrides (temperature, top_p, max_new_tokens, seed) applied."""
-    values = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return dataclasses.replace(spec.sampling, **values)
+def choose_protocol(spec: TaskSpec, requested: str | None) -> TaskProtocol:
+    from sftscope.errors import InputError
+
+    try:
+        return spec.protocol(requested)
+    except ValueError as exc:
+        raise InputError(f"--protocol: {exc}") from None
+
+
+def task_sampling(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConfig) -> SamplingParams:
+    """The protocol's sampling with the run's overrides (temperature, top_p, max_new_tokens, seed, ...)."""
+    from sftscope.errors import InputError
+
+    try:
+        params = dataclasses.replace(protocol.sampling, **cfg.sampling_overrides(spec.name))
+    except TypeError as exc:
+        raise InputError(f"task_sampling {spec.name}: {exc} (use SamplingParams field names)") from None
+    return dataclasses.replace(params, n=cfg.n_samples or protocol.n_samples)
 
 
 def evaluate(
@@ -60,95 +87,145 @@ def evaluate(
     tasks: list[TaskSpec],
     store: Store,
     ref: CheckpointRef,
-    limit: int | None = None,
-    progress: Progress | None = None,
+    cfg: EvalConfig | None = None,
     *,
-    n_samples: int | None = None,
-    sampling: dict | None = None,
-    data_paths: dict[str, str] | None = None,
-    batch_size: int = 64,
+    context: ScoreContext | None = None,
+    model_id: str = "",
+    progress: Progress | None = None,
 ) -> EvalSummary:
     """Generate, score and store every missing sample of `tasks` for checkpoint `ref`."""
-    checkpoint = store.record_checkpoint(ref)
+    cfg = cfg or EvalConfig()
+    chosen = [(spec, choose_protocol(spec, cfg.protocol)) for spec in tasks]
+    scorers = [SampleScorer(spec, protocol, context) for spec, protocol in chosen]  # checks needs first
+    checkpoint = store.record_checkpoint(ref, model_id)
     summary = EvalSummary(run=ref.run, checkpoint=checkpoint, step=ref.step)
-    for spec in tasks:
-        k = n_samples or spec.n_samples
-        params = dataclasses.replace(task_sampling(spec, sampling), n=k)
-        store.record_task(spec.name, spec.version, spec.domain, k, spec.metric, dataclasses.asdict(params))
-        examples = spec.load(limit=limit, data_path=(data_paths or {}).get(spec.name))
-        result = TaskResult(task=spec.name, examples=len(examples))
-        summary.tasks.append(result)
-        done = store.existing_keys(ref.run, checkpoint, spec.name, spec.version)
-        # (example, sample indices still missing), grouped below by how many are missing.
-        todo = [(ex, [i for i in range(k) if (ex.id, i) not in done]) for ex in examples]
-        result.skipped = sum(k - len(missing) for _, missing in todo)
-        # Similar lengths share a batch (less padding, fewer wasted steps); the order is stable for resume.
-        todo = sorted(((ex, m) for ex, m in todo if m), key=lambda item: len(_render(spec.prompt(item[0]))))
-        total = sum(len(m) for _, m in todo)
-        if progress:
-            progress(spec.name, 0, total)
-        for start in range(0, len(todo), max(1, batch_size // max(1, k))):
-            batch = todo[start : start + max(1, batch_size // max(1, k))]
-            records = _run_batch(backend, spec, batch, params, ref, checkpoint)
-            store.add_samples(records)
-            result.generated += len(records)
-            result.tokens += sum(r.n_tokens for r in records)
-            result.score_errors += sum(r.error is not None for r in records)
-            if progress:
-                progress(spec.name, result.generated, total)
+    stored = store.stored(ref.run, checkpoint)
+    for (spec, protocol), scorer in zip(chosen, scorers):
+        with scorer:
+            summary.tasks.append(
+                _evaluate_task(
+                    backend,
+                    spec,
+                    protocol,
+                    scorer,
+                    store,
+                    ref,
+                    checkpoint,
+                    stored,
+                    cfg,
+                    model_id,
+                    progress,
+                )
+            )
     return summary
 
 
-def _run_batch(
+def _evaluate_task(
     backend: Generator,
     spec: TaskSpec,
-    batch: list[tuple[Example, list[int]]],
-    params: SamplingParams,
+    protocol: TaskProtocol,
+    scorer: SampleScorer,
+    store: Store,
     ref: CheckpointRef,
     checkpoint: str,
-) -> list[SampleRecord]:
-    records: list[SampleRecord] = []
-    # One generate call per distinct count of missing samples (normally one: all k, on a fresh run).
-    for count in sorted({len(missing) for _, missing in batch}):
-        group = [(ex, missing) for ex, missing in batch if len(missing) == count]
-        prompts = [spec.prompt(ex) for ex, _ in group]
-        outputs = backend.generate(prompts, dataclasses.replace(params, n=count))
+    stored: dict,
+    cfg: EvalConfig,
+    model_id: str,
+    progress: Progress | None,
+) -> TaskResult:
+    params = task_sampling(spec, protocol, cfg)
+    sampling = dataclasses.asdict(params)
+    examples = spec.load(limit=cfg.limit, data_path=cfg.data_paths.get(spec.name))
+    result = TaskResult(task=spec.name, protocol=protocol.name, examples=len(examples))
+    done = stored.get((spec.name, spec.version, protocol.name), {})
+    todo: list[tuple[Example, Messages, list[int]]] = []
+    for ex in examples:
+        messages = protocol.prompt(ex)
+        missing = []
+        for i in range(params.n):
+            if (ex.id, i) in done:
+                check_sample(
+                    str(store.path), spec.name, (ex.id, i), done[(ex.id, i)], render(messages), sampling
+                )
+            else:
+                missing.append(i)
+        if missing:
+            todo.append((ex, messages, missing))
+    result.skipped = len(examples) * params.n - sum(len(m) for _, _, m in todo)
+    # Similar lengths share a batch (less padding); the order is stable, so a resumed run continues in it.
+    todo.sort(key=lambda item: len(render(item[1])))
+    total = sum(len(m) for _, _, m in todo)
+    if progress:
+        progress(spec.name, 0, total)
+    per_call = max(1, cfg.backend_options.batch_size // max(1, params.n))
+    provenance = {**scorer.provenance(), **_backend_provenance(backend)}
+    for start in range(0, len(todo), per_call):
+        batch = todo[start : start + per_call]
+        seeds = [[sample_seed(params.seed, spec.name, ex.id, i) for i in missing] for ex, _, missing in batch]
+        outputs = _generate(backend, [m for _, m, _ in batch], params, [len(m) for _, _, m in batch], seeds)
         jobs = [
-            (ex, sample_idx, _render(messages), completion)
-            for (ex, missing), messages, completions in zip(group, prompts, outputs)
-            for sample_idx, completion in zip(missing, completions)
+            (ex, messages, i, completion)
+            for (ex, messages, missing), completions in zip(batch, outputs)
+            for i, completion in zip(missing, completions)
         ]
+        outcomes = scorer.score([ex for ex, _, _, _ in jobs], [c.text for _, _, _, c in jobs])
+        records = [
+            apply_outcome(
+                _record(spec, protocol, ex, i, render(messages), c, sampling, ref, checkpoint, model_id),
+                outcome,
+                protocol,
+                provenance,
+            )
+            for (ex, messages, i, c), outcome in zip(jobs, outcomes)
+        ]
+        store.add_samples(records)
+        result.generated += len(records)
+        result.tokens += sum(r.n_tokens for r in records)
+        result.score_errors += sum(r.error is not None for r in records)
+        if progress:
+            progress(spec.name, result.generated, total)
+    return result
 
-        def score(job, spec=spec):
-            return _record(spec, *job, params, ref, checkpoint)
 
-        if spec.verifier == "code":
-            # Code scoring waits on sandboxed subprocesses, so threads overlap it. Math-Verify must stay in
-            # the main thread: its timeouts use signals.
-            with ThreadPoolExecutor(max_workers=CODE_SCORERS) as pool:
-                records.extend(pool.map(score, jobs))
-        else:
-            records.extend(map(score, jobs))
-    return records
+def _generate(
+    backend: Generator,
+    prompts: list[Messages],
+    params: SamplingParams,
+    counts: list[int],
+    seeds: list[list[int]],
+) -> list[list[Completion]]:
+    """Completions for prompts that miss different numbers of samples: one backend call per distinct count."""
+    out: list[list[Completion]] = [[] for _ in prompts]
+    for count in sorted(set(counts)):
+        idx = [i for i, c in enumerate(counts) if c == count]
+        got = backend.generate(
+            [prompts[i] for i in idx], dataclasses.replace(params, n=count), [seeds[i] for i in idx]
+        )
+        if len(got) != len(idx) or any(len(g) != count for g in got):
+            raise RuntimeError(f"backend {backend.name} returned the wrong number of completions")
+        for i, completions in zip(idx, got):
+            out[i] = completions
+    return out
+
+
+def _backend_provenance(backend: Generator) -> dict[str, Any]:
+    describe = getattr(backend, "describe", None)
+    info = describe() if callable(describe) else {}
+    return {"backend": info.get("backend", getattr(backend, "name", "?"))}
 
 
 def _record(
     spec: TaskSpec,
+    protocol: TaskProtocol,
     example: Example,
     sample_idx: int,
     prompt: str,
     completion: Completion,
-    params: SamplingParams,
+    sampling: dict[str, Any],
     ref: CheckpointRef,
     checkpoint: str,
+    model_id: str,
 ) -> SampleRecord:
-    error = None
-    try:
-        verdict = spec.score(example, completion.text)
-        correct, extracted, score = bool(verdict.correct), verdict.extracted, verdict.value
-    except Exception as exc:  # a scorer bug or hostile output must not abort a sweep
-        correct, extracted, score = False, None, 0.0
-        error = f"{type(exc).__name__}: {exc}"[:500]
     return SampleRecord(
         run=ref.run,
         checkpoint=checkpoint,
@@ -161,17 +238,19 @@ def _record(
         prompt=prompt,
         gold=example.gold,
         completion=completion.text,
-        extracted=extracted,
-        correct=correct,
-        score=score,
+        extracted=None,
+        correct=False,
+        score=0.0,
         n_tokens=completion.n_tokens,
         finish_reason=completion.finish_reason,
-        sampling=dataclasses.asdict(params),
-        error=error,
+        sampling=sampling,
+        protocol=protocol.name,
+        metric=protocol.metric,
+        model_id=model_id,
     )
 
 
-def _render(messages: list[dict[str, str]]) -> str:
+def render(messages: Messages) -> str:
     """The prompt as stored: the user turn's text when there is one turn, else role-tagged turns."""
     if len(messages) == 1:
         return messages[0]["content"]

@@ -1,147 +1,245 @@
-"""Scoring without a model: a JSONL file of completions (`eval score`) or the completions in a results DB
-(`eval rescore`, after a verifier fix or a task version bump of the scorer).
+"""THE scoring path: every verdict that `eval run`, `sweep` and `eval rescore` store comes from `SampleScorer`.
 
-Rescoring uses the stored gold when the task's verdict depends on nothing else (math, choice, countdown);
-Math-Verify then runs in a `MathPool` of worker processes. Other tasks (code, procedural) reload their
-examples (offline, or from `--data-path`) and match them by example_id. A judge backend, when given,
-scores safety rows the paper's way (an LLM rates harmfulness 1-5).
+    with SampleScorer(spec, protocol, ctx) as scorer:
+        outcomes = scorer.score(examples, completions)    # a Verdict, or an error string, per row
+
+It calls the protocol's own scorer (`score` row by row, or `score_batch`), parallelised as the protocol's
+typed `scoring` field says: inline; threads (scorers that wait on sandboxed subprocesses); or processes
+(Math-Verify: its timeouts use signals, and a pathological expression can hang in C code, so each row runs
+in a `WorkerPool` worker with a hard timeout). A row whose scorer raises gets an error string instead of a
+Verdict: it is stored with correct=False and the error, and never aborts a sweep.
+
+`rescore` (below) re-runs the same path over completions already in a results DB.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
 from collections import defaultdict
-from pathlib import Path
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from sftscope.atomic import atomic_open
-from sftscope.errors import InputError, row_error
-from sftscope.eval.backends.base import Generator
-from sftscope.eval.datasource import read_jsonl
-from sftscope.eval.registry import TASKS
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.errors import InputError
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SampleRecord, Verdict
 from sftscope.store.db import Store
 
-OUTPUT_FIELDS = ("correct", "extracted", "reason", "score")
+Outcome = Verdict | str  # a verdict, or why the row could not be scored
 
 
-def score_file(path: str | Path, verifier_name: str, out: str | Path) -> tuple[int, int]:
-    """Score every row of a JSONL file; write the rows plus correct/extracted/reason/score. Returns (n, correct)."""
-    from sftscope.verify.registry import get_verifier
+def check_needs(spec: TaskSpec, protocol: TaskProtocol, ctx: ScoreContext) -> None:
+    """Fail before any work when a protocol's scorer needs a judge or reward model that was not given."""
+    missing = [need for need in protocol.needs if getattr(ctx, need) is None]
+    if not missing:
+        return
+    how = {
+        "judge": "pass --judge MODEL (with --judge-base-url URL for an OpenAI-compatible server)",
+        "reward_model": "pass --reward-model MODEL (a Hugging Face sequence-classification model)",
+    }
+    others = [p for p in spec.protocol_names if p != protocol.name]
+    alternative = f", or choose --protocol {others[0]}" if others else ""
+    raise InputError(
+        f"task {spec.name} (protocol {protocol.name}) is scored by a {missing[0].replace('_', ' ')}: "
+        f"{how[missing[0]]}{alternative}"
+    )
 
-    verifier = get_verifier(verifier_name)  # an unknown name is an InputError listing the known ones
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: input file not found")
-    if Path(out).resolve() == path.resolve():
-        raise InputError(f"{out}: the output must not overwrite the input; pick another --out")
-    rows = read_jsonl(path)
-    accepts_any = _accepts_any_field(verifier.score)
-    scored = []
-    for line, row in enumerate(rows, start=1):
-        if "completion" not in row or not isinstance(row["completion"], str):
-            raise row_error(
-                path, line, "completion", "missing or not a string", "each row needs a completion"
-            )
-        fields = {k: v for k, v in row.items() if k not in ("gold", "completion", *OUTPUT_FIELDS)}
-        if not accepts_any:
-            fields = {}
+
+def score_in_worker(task: str, protocol: str, example: Example, completion: str) -> Verdict:
+    """Runs inside a `WorkerPool` process: look the task up by name and score one row (no judges there)."""
+    from sftscope.eval.tasks import get_task
+
+    spec = get_task(task)
+    scorer = spec.protocol(protocol).score
+    if scorer is None:
+        raise ValueError(f"task {task} protocol {protocol} has no row scorer")
+    return scorer(example, completion, ScoreContext())
+
+
+class SampleScorer:
+    """Scores completions of one task under one protocol; holds its worker pool while open."""
+
+    def __init__(self, spec: TaskSpec, protocol: TaskProtocol, ctx: ScoreContext | None = None):
+        self.spec, self.protocol, self.ctx = spec, protocol, ctx or ScoreContext()
+        check_needs(spec, protocol, self.ctx)
+        self._pool = None
+
+    def __enter__(self) -> SampleScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def provenance(self) -> dict[str, Any]:
+        """What is stored with every sample as `scorer`: the scoring rules and, for code, the sandbox."""
+        info: dict[str, Any] = {"scorer": self.protocol.scorer_id, "protocol": self.protocol.name}
+        if self.ctx.unsafe_code_exec:
+            info["unsafe_code_exec"] = True
+        return info
+
+    def score(self, examples: Sequence[Example], completions: Sequence[str]) -> list[Outcome]:
+        if len(examples) != len(completions):
+            raise ValueError(f"{len(examples)} examples but {len(completions)} completions")
+        if not examples:
+            return []
+        protocol = self.protocol
+        if protocol.score_batch is not None:
+            try:
+                verdicts = protocol.score_batch(list(examples), list(completions), self.ctx)
+            except InputError:
+                raise  # a judge that cannot be reached stops the run with its message
+            except Exception as exc:
+                return [_error(exc)] * len(examples)
+            if len(verdicts) != len(examples):
+                raise ValueError(f"{self.spec.name}: score_batch returned {len(verdicts)} verdicts")
+            return list(verdicts)
+        if protocol.scoring == "processes":
+            return self._score_in_processes(examples, completions)
+        jobs = list(zip(examples, completions))
+        if protocol.scoring == "threads" and len(jobs) > 1:
+            with ThreadPoolExecutor(max_workers=max(1, self.ctx.threads)) as pool:
+                return list(pool.map(self._score_one, jobs))
+        return [self._score_one(job) for job in jobs]
+
+    def _score_one(self, job: tuple[Example, str]) -> Outcome:
+        example, completion = job
         try:
-            verdict = verifier.score(row.get("gold"), row["completion"], **fields)
-        except InputError as exc:
-            raise InputError(f"{path}: row {line}: {exc}") from None
-        scored.append(
-            {
-                **row,
-                "correct": verdict.correct,
-                "extracted": verdict.extracted,
-                "reason": verdict.reason,
-                "score": verdict.value,
-            }
+            return self.protocol.score(example, completion, self.ctx)
+        except Exception as exc:  # a scorer bug or hostile output must not abort a sweep
+            return _error(exc)
+
+    def _score_in_processes(self, examples: Sequence[Example], completions: Sequence[str]) -> list[Outcome]:
+        from sftscope.verify.workers import WorkerPool
+
+        if self._pool is None:
+            self._pool = WorkerPool(
+                "sftscope.eval.scoring:score_in_worker",
+                workers=max(1, self.ctx.threads),
+                timeout=self.ctx.timeout,
+                preload=("sftscope.eval.tasks",),
+            )
+        rows = [(self.spec.name, self.protocol.name, ex, c) for ex, c in zip(examples, completions)]
+        outcomes: list[Outcome] = []
+        for status, value in self._pool.map(rows):
+            if status == "ok":
+                outcomes.append(value)
+            elif status == "timeout":
+                outcomes.append(Verdict(False, None, "timeout"))
+            else:
+                outcomes.append(str(value))
+        return outcomes
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def apply_outcome(
+    record: SampleRecord, outcome: Outcome, protocol: TaskProtocol, scorer: dict
+) -> SampleRecord:
+    """The record with the verdict (or the scoring error) of `outcome` under `protocol`."""
+    common = {"protocol": protocol.name, "metric": protocol.metric, "scorer": scorer}
+    if isinstance(outcome, str):
+        return dataclasses.replace(
+            record, correct=False, extracted=None, score=0.0, details=None, error=outcome, **common
         )
-    with atomic_open(out) as handle:
-        for row in scored:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    return len(scored), sum(bool(r["correct"]) for r in scored)
+    return dataclasses.replace(
+        record,
+        correct=bool(outcome.correct),
+        extracted=outcome.extracted,
+        score=outcome.value,
+        details=outcome.details,
+        error=None,
+        **common,
+    )
 
 
-def _accepts_any_field(fn) -> bool:
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+@dataclasses.dataclass
+class RescoreResult:
+    task: str
+    protocol: str  # the protocol scored under
+    from_protocol: str  # the protocol the completions were generated and stored under
+    rows: int = 0
+    changed: int = 0  # verdicts that differ from what was stored (or new rows under another protocol)
+    errors: int = 0
+    written: bool = True
 
 
 def rescore(
     store: Store,
+    *,
     task: str | None = None,
     run: str | None = None,
+    protocol: str | None = None,
     data_paths: dict[str, str] | None = None,
-    workers: int = 2,
-    judge: Generator | None = None,
-) -> dict[str, tuple[int, int, int]]:
-    """Re-run each task's scorer on its stored completions. Returns {task: (rows, verdicts changed, errors)}.
+    ctx: ScoreContext | None = None,
+) -> list[RescoreResult]:
+    """Re-run the scoring path on stored completions, with no generation.
 
-    With a `judge` backend, safety tasks (HEx-PHI) are scored by the paper's LLM judge instead of the
-    refusal lexicon: `correct` = safe (harmfulness < 5), `extracted` = the judge's 1-5 score.
+    Without `protocol`, each stored row is rescored under its own protocol and updated in place. With a
+    protocol different from the stored one, the verdicts are stored as new rows under that protocol (same
+    completion, prompt and sampling; `scorer.rescored_from` says where they came from), so the two
+    protocols never mix. A read-only DB is scored and reported, and nothing is written.
     """
+    from sftscope.eval.tasks import TASKS
+
     records = store.samples(run=run, task=task)
     if task is not None and not records:
         raise InputError(f"{store.path}: no stored samples for task {task!r}")
-    by_task: dict[str, list[SampleRecord]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
     for record in records:
-        by_task[record.task].append(record)
-    report = {}
-    for name, rows in by_task.items():
+        groups[(record.task, record.protocol)].append(record)
+    results = []
+    for (name, stored_protocol), rows in sorted(groups.items()):
         if name not in TASKS:
             raise InputError(
                 f"{store.path}: task {name!r} is not registered in this sftscope; cannot rescore it"
             )
         spec = TASKS[name]
-        if judge is not None and spec.verifier == "refusal":
-            from sftscope.verify.safety import JudgeScorer
-
-            verdicts = JudgeScorer(judge).score_many([r.prompt for r in rows], [r.completion for r in rows])
-        else:
-            verdicts = _verdicts(spec, rows, (data_paths or {}).get(name), workers)
-        updated = [_apply(r, v) for r, v in zip(rows, verdicts)]
-        changed = sum(
-            (a.correct, a.score, a.extracted) != (b.correct, b.score, b.extracted)
-            for a, b in zip(rows, updated)
-        )
-        store.update_verdicts(updated)
-        report[name] = (len(rows), changed, sum(u.error is not None for u in updated))
-    return report
-
-
-def _verdicts(
-    spec: TaskSpec, rows: list[SampleRecord], data_path: str | None, workers: int
-) -> list[Verdict | str]:
-    """A Verdict per row, or an error string for a row that could not be scored."""
-    if spec.verifier == "math" and spec.scores_from_gold:
-        from sftscope.verify.math import MathPool
-
-        with MathPool(workers=workers) as pool:
-            return list(pool.score([(r.gold or "", r.completion) for r in rows]))
-    if spec.scores_from_gold:
-        examples = {r.example_id: Example(id=r.example_id, gold=r.gold) for r in rows}
-    else:
-        examples = {ex.id: ex for ex in spec.load(data_path=data_path)}
-    out: list[Verdict | str] = []
-    for r in rows:
-        example = examples.get(r.example_id)
-        if example is None:
-            out.append(f"example {r.example_id!r} is not in the task's data (pass the data with --data-path)")
-            continue
         try:
-            out.append(spec.score(example, r.completion))
-        except Exception as exc:
-            out.append(f"{type(exc).__name__}: {exc}"[:500])
-    return out
+            target = spec.protocol(protocol or stored_protocol)
+        except ValueError as exc:
+            raise InputError(f"--protocol: {exc}") from None
+        examples = _examples_for(spec, rows, (data_paths or {}).get(name))
+        with SampleScorer(spec, target, ctx) as scorer:
+            known = [(i, ex) for i, ex in enumerate(examples) if ex is not None]
+            outcomes: list[Outcome] = [
+                f"example {r.example_id!r} is not in the task's data (pass the data with --data-path)"
+                for r in rows
+            ]
+            scored = scorer.score([ex for _, ex in known], [rows[i].completion for i, _ in known])
+            for (i, _), outcome in zip(known, scored):
+                outcomes[i] = outcome
+            provenance = scorer.provenance()
+        if target.name != stored_protocol:
+            provenance = {**provenance, "rescored_from": stored_protocol}
+        updated = [apply_outcome(r, o, target, provenance) for r, o in zip(rows, outcomes)]
+        result = RescoreResult(name, target.name, stored_protocol, rows=len(rows))
+        result.errors = sum(u.error is not None for u in updated)
+        if target.name == stored_protocol:
+            result.changed = sum(
+                (a.correct, a.score, a.extracted) != (b.correct, b.score, b.extracted)
+                for a, b in zip(rows, updated)
+            )
+        else:
+            result.changed = len(updated)
+        if store.readonly:
+            result.written = False
+        elif target.name == stored_protocol:
+            store.update_verdicts(updated)
+        else:
+            store.upsert_samples(updated)
+        results.append(result)
+    return results
 
 
-def _apply(record: SampleRecord, verdict: Verdict | str) -> SampleRecord:
-    if isinstance(verdict, str):
-        return dataclasses.replace(record, correct=False, extracted=None, score=0.0, error=verdict)
-    return dataclasses.replace(
-        record, correct=bool(verdict.correct), extracted=verdict.extracted, score=verdict.value, error=None
-    )
+def _examples_for(spec: TaskSpec, rows: list[SampleRecord], data_path: str | None) -> list[Example | None]:
+    if spec.rescore_from == "gold":
+        return [Example(id=r.example_id, gold=r.gold, data={"prompt": r.prompt}) for r in rows]
+    examples = {ex.id: ex for ex in spec.load(data_path=data_path)}
+    return [examples.get(r.example_id) for r in rows]

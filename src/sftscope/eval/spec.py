@@ -1,19 +1,37 @@
-"""What a benchmark is: a `TaskSpec` (how to load, prompt and score it) and its `Example`s.
+"""What a benchmark is: a `TaskSpec` (how to load it) with one or more named `TaskProtocol`s (how to prompt,
+sample and score it), and its `Example`s.
 
-A task module in `eval/tasks/` builds one `TaskSpec` and passes it to `registry.register()`. The runner only
-talks to these three methods: `load`, `prompt` and `score`.
+A task module in `eval/tasks/` builds one `TaskSpec`; `eval/tasks/__init__.py` registers it. Everything that
+generates or scores goes through the same few calls:
+
+    spec.load(limit, data_path) -> [Example]          the benchmark's items, in a fixed order
+    spec.protocol(name) -> TaskProtocol               "paper" (as the reference code did it) or "strict"
+    protocol.prompt(example) -> Messages              chat turns, no system prompt
+    eval.scoring.score_samples(spec, protocol, ...)   THE scoring path, for `eval run` and `eval rescore` alike
+
+A protocol scores either row by row (`score(example, completion, ctx)`) or a batch at once (`score_batch`,
+for judges and reward models that are called in batches). How row scoring runs in parallel is the typed
+`scoring` field: inline, threads (scorers that wait on subprocesses, like the code sandbox) or processes
+(Math-Verify, whose timeouts use signals and which can hang in C code).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from sftscope.records import DOMAINS, SamplingParams, Verdict
+from sftscope.records import DOMAINS, METRICS, Generator, Messages, RewardModel, SamplingParams, Verdict
 
 PAPER_SAMPLING = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768)
+GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=1024)
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+ScoreMode = Literal["inline", "threads", "processes"]
+# What `eval rescore` needs to rebuild an example: the stored gold alone ("gold": the Example gets the stored
+# gold, and data={"prompt": the stored prompt text}), or the task's data reloaded ("examples").
+RescoreFrom = Literal["gold", "examples"]
+NEEDS = ("judge", "reward_model")
 
 
 @dataclass(frozen=True)
@@ -25,52 +43,96 @@ class Example:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoreContext:
+    """What scoring may use besides the example and the completion: judges, and the code-execution policy."""
+
+    judge: Generator | None = None
+    reward_model: RewardModel | None = None
+    unsafe_code_exec: bool = False  # run generated code without a sandbox that holds (explicit opt-in only)
+    threads: int = 2  # parallel scorers for `scoring="threads"` / `"processes"` (one per core here)
+    timeout: float = 10.0  # seconds per row for `scoring="processes"`; an overrun scores as "timeout"
+
+
+RowScorer = Callable[[Example, str, ScoreContext], Verdict]
+BatchScorer = Callable[[list[Example], list[str], ScoreContext], list[Verdict]]
 Loader = Callable[[int | None, str | None], list[Example]]
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """A registered benchmark.
+class TaskProtocol:
+    """One way to run a task: prompt, sampling, samples per example, extraction + scoring, and metric.
 
-    `loader(limit, data_path)` returns examples in a fixed order; `prompt_fn` builds chat messages (no system
-    prompt); `score_fn(example, completion)` returns a Verdict. `version` is bumped whenever the data, the
-    prompt or the scorer changes, and is stored with every result. `scores_from_gold` says the verdict needs
-    only the stored gold string, so `eval rescore` can run without reloading the data set.
+    `scorer_id` names the scoring rules (verifier and version) and is stored with every sample; `needs`
+    lists run-time resources the scorer requires ("judge", "reward_model"), checked before any generation.
     """
+
+    name: str
+    prompt: Callable[[Example], Messages]
+    sampling: SamplingParams
+    n_samples: int = 1
+    metric: str = "accuracy"
+    score: RowScorer | None = None
+    score_batch: BatchScorer | None = None
+    scoring: ScoreMode = "inline"
+    needs: tuple[str, ...] = ()
+    scorer_id: str = ""
+    description: str = ""  # one line for `eval list`: what this protocol does (and any known deviation)
+
+    def __post_init__(self) -> None:
+        if (self.score is None) == (self.score_batch is None):
+            raise ValueError(f"protocol {self.name}: give exactly one of score or score_batch")
+        if self.metric not in METRICS:
+            raise ValueError(f"protocol {self.name}: metric {self.metric!r} is not one of {METRICS}")
+        if self.n_samples < 1:
+            raise ValueError(f"protocol {self.name}: n_samples must be >= 1")
+        unknown = [n for n in self.needs if n not in NEEDS]
+        if unknown:
+            raise ValueError(f"protocol {self.name}: unknown needs {unknown} (known: {NEEDS})")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered benchmark. `version` is bumped whenever the data, a prompt or a scorer changes, and is
+    stored with every result; the first protocol is the task's default."""
 
     name: str
     domain: str
     version: str
     loader: Loader
-    prompt_fn: Callable[[Example], list[dict[str, str]]]
-    score_fn: Callable[[Example, str], Verdict]
-    n_samples: int = 1
-    sampling: SamplingParams = PAPER_SAMPLING
-    metric: str = "avg@k"
+    protocols: tuple[TaskProtocol, ...]
     source: str = ""
-    size: int | None = None
-    scores_from_gold: bool = False
-    verifier: str = ""  # the sftscope.verify registry name, for `eval score` and fast rescoring
+    size: int | None = None  # the benchmark's known size; a different count is warned about
+    rescore_from: RescoreFrom = "examples"
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
             raise ValueError(f"task {self.name}: domain {self.domain!r} is not one of {DOMAINS}")
-        if self.n_samples < 1:
-            raise ValueError(f"task {self.name}: n_samples must be >= 1")
+        if not self.protocols:
+            raise ValueError(f"task {self.name}: needs at least one protocol")
+        names = [p.name for p in self.protocols]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task {self.name}: duplicate protocol names {names}")
+
+    @property
+    def default_protocol(self) -> TaskProtocol:
+        return self.protocols[0]
+
+    @property
+    def protocol_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.protocols)
+
+    def protocol(self, name: str | None = None) -> TaskProtocol:
+        """The named protocol (None: the default); an unknown name is a ValueError naming the known ones."""
+        if name is None:
+            return self.default_protocol
+        for protocol in self.protocols:
+            if protocol.name == name:
+                return protocol
+        raise ValueError(
+            f"task {self.name} has no protocol {name!r} (it has: {', '.join(self.protocol_names)})"
+        )
 
     def load(self, limit: int | None = None, data_path: str | None = None) -> list[Example]:
         examples = self.loader(limit, data_path)
         return examples[:limit] if limit is not None else examples
-
-    def prompt(self, example: Example) -> list[dict[str, str]]:
-        return self.prompt_fn(example)
-
-    def score(self, example: Example, completion: str) -> Verdict:
-        return self.score_fn(example, completion)
-
-
-def verifier_score(name: str, gold: str | None, completion: str, **fields: Any) -> Verdict:
-    """Score with a verifier from `sftscope.verify.registry` (imported late: some verifiers are heavy)."""
-    from sftscope.verify.registry import get_verifier
-
-    return get_verifier(name).score(gold, completion, **fields)

@@ -1,4 +1,4 @@
-"""`LabConfig`: the sizes of the CPU mini-lab (`make demo`), chosen from measurements (../shared/LAB.md).
+"""`LabConfig`: the sizes of the CPU mini-lab (`make demo`), chosen from measurements (docs/lab.md).
 
 Each number carries the reason it is what it is. Resolution follows the rest of the package: these defaults,
 then `sftscope lab --config x.yaml`, then `--set key=value`.

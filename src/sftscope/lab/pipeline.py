@@ -250,19 +250,18 @@ def _same_config(run_dir: Path, sft: Any) -> bool:
 
 
 def _sweep(cfg: LabConfig, arm: str, run_dir: Path, progress: bool) -> dict[str, Any]:
-    from sftscope.eval.sweep import SweepConfig, run_sweep
+    from sftscope.eval.config import BackendOptions, EvalConfig, SweepConfig
+    from sftscope.eval.sweep import run_sweep
 
-    sweep = SweepConfig(
-        target=str(run_dir),
+    evaluation = EvalConfig(
         suite="lab",
         backend="hf",
         limit=cfg.limit,
-        batch_size=cfg.batch_gen,
-        backend_opts={"batch_size": cfg.batch_gen},
-        sampling={"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {},
+        backend_options=BackendOptions(batch_size=cfg.batch_gen),
+        max_new_tokens=cfg.max_new_tokens or None,
         task_sampling={} if cfg.max_new_tokens else {"countdown3": {"max_new_tokens": COUNTDOWN_TOKENS[arm]}},
     )
-    summary = run_sweep(sweep, show_progress=progress)
+    summary = run_sweep(SweepConfig(target=str(run_dir), eval=evaluation), show_progress=progress)
     return {
         "evaluated": summary.evaluated,
         "cached": summary.cached,

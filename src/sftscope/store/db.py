@@ -1,19 +1,28 @@
-"""The results store: one SQLite file (WAL mode) with runs, checkpoints, tasks and samples.
+"""The results store: one SQLite file (WAL mode) with runs, checkpoints and samples.
 
-A sample row is one generation with its verdict, keyed by (run, checkpoint, task, task_version, example_id,
-sample_idx). Writes are idempotent on that key (`INSERT OR IGNORE`) and each batch is one transaction, so a
-process killed mid-write leaves either the whole batch or none of it, and a re-run skips what is stored.
+A sample row is one generation with its verdict, keyed by (run, checkpoint, task, task_version, protocol,
+example_id, sample_idx). Writes are idempotent on that key and each batch is one transaction, so a process
+killed mid-write leaves either the whole batch or none of it, and a re-run skips what is stored. What
+produced a row is kept with it and checked before any reuse (`sftscope.store.guard`): the checkpoint's model
+identity (checkpoints.model_id), the sampling settings and the prompt hash.
 
 Migrations are append-only: `MIGRATIONS[i]` takes the schema from version i to i + 1. Never edit one that
-has shipped; add a new one. A file written by a newer sftscope (a higher `schema_version`) is refused.
+has shipped; add a new one. The check-and-migrate runs in one `BEGIN IMMEDIATE` transaction, so processes
+that open a fresh file at the same moment migrate it once. A file written by a newer sftscope, another
+application's SQLite file, or a damaged one is refused with a one-line error. `Store(path, readonly=True)`
+opens a file without writing to it (also on a read-only file system), for report, compare and rescore.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,7 @@ from typing import Any
 from sftscope import __version__
 from sftscope.errors import InputError
 from sftscope.records import CheckpointRef, SampleRecord, text_hash
+from sftscope.rundir import checkpoint_name
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -73,22 +83,77 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX samples_by_task ON samples (task, run, checkpoint);
     """,
+    # 2: the protocol joins the key (paper and strict samples never mix); provenance columns; the model's
+    # identity per checkpoint; the unused tasks table goes (every sample carries its metric and sampling).
+    """
+    CREATE TABLE samples_v2 (
+        run TEXT NOT NULL,
+        checkpoint TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        task TEXT NOT NULL,
+        task_version TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        example_id TEXT NOT NULL,
+        sample_idx INTEGER NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        gold TEXT,
+        completion TEXT NOT NULL,
+        extracted TEXT,
+        correct INTEGER NOT NULL,
+        score REAL NOT NULL,
+        details TEXT,                      -- Verdict.details, JSON
+        n_tokens INTEGER NOT NULL,
+        finish_reason TEXT NOT NULL,
+        sampling TEXT NOT NULL,            -- the SamplingParams used, JSON
+        scorer TEXT NOT NULL,              -- what scored it (rules, sandbox mode), JSON
+        model_id TEXT NOT NULL,            -- the model's identity when it was generated
+        error TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (run, checkpoint, task, task_version, protocol, example_id, sample_idx)
+    );
+    INSERT INTO samples_v2 SELECT run, checkpoint, step, task, task_version, 'strict', domain,
+        CASE task WHEN 'hexphi' THEN 'refusal_proxy' WHEN 'ifeval' THEN 'ifeval' ELSE 'accuracy' END,
+        example_id, sample_idx, prompt_hash, prompt, gold, completion, extracted, correct, score, NULL,
+        n_tokens, finish_reason, sampling, '{}', '', error, created_at FROM samples;
+    DROP TABLE samples;
+    ALTER TABLE samples_v2 RENAME TO samples;
+    CREATE INDEX samples_by_checkpoint ON samples (run, checkpoint, task);
+    ALTER TABLE checkpoints ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
+    DROP TABLE tasks;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+TABLES = ("runs", "checkpoints", "samples", "schema_version")
 
 _SAMPLE_COLUMNS = (
-    "run, checkpoint, step, task, task_version, domain, example_id, sample_idx, prompt_hash, prompt, gold, "
-    "completion, extracted, correct, score, n_tokens, finish_reason, sampling, error, created_at"
+    "run, checkpoint, step, task, task_version, protocol, domain, metric, example_id, sample_idx, prompt_hash, "
+    "prompt, gold, completion, extracted, correct, score, details, n_tokens, finish_reason, sampling, scorer, "
+    "model_id, error, created_at"
 )
-
-
-def checkpoint_name(ref: CheckpointRef) -> str:
-    """The checkpoint column for a reference: one name per step within a run (step 0 is the base)."""
-    return f"step-{ref.step}"
+_N_COLUMNS = _SAMPLE_COLUMNS.count(",") + 1
+_DAMAGED = "restore a backup, or point --db at a new file"
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str:
+    """JSON that SQLite and every JSON reader accept: NaN and infinities become null."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), sort_keys=True, default=str, allow_nan=False)
 
 
 class Store:
@@ -98,21 +163,149 @@ class Store:
     share it.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         if self.path.is_dir():
             raise InputError(
                 f"{self.path}: is a directory (pass a file path for the results DB, e.g. results.db)"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: not an SQLite results DB ({exc})") from None
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
+        if readonly and not self.path.is_file():
+            raise InputError(f"{self.path}: no results DB here (check --db, or run an evaluation first)")
         self._lock = threading.Lock()
-        self._migrate()
+        self._conn = self._connect_readonly() if readonly else self._connect()
+        with self._errors():
+            self._check_and_migrate()
+
+    # -- opening -----------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.exists() and not self.path.is_file():
+            raise InputError(f"{self.path}: not a regular file (pass a file path for the results DB)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=60)
+        except (sqlite3.Error, OSError) as exc:
+            raise InputError(f"{self.path}: cannot open the results DB ({exc})") from None
+        conn.execute("PRAGMA busy_timeout = 60000")
+        try:
+            # Before anything writes (switching to WAL rewrites the header): refuse another application's file.
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise InputError(f"{self.path}: not an SQLite file ({exc}); pick another --db") from None
+        if tables and "schema_version" not in tables:
+            conn.close()
+            listed = ", ".join(sorted(tables)[:5])
+            raise InputError(
+                f"{self.path}: not an sftscope results DB (it holds other tables: {listed}); pick another --db"
+            )
+        deadline = time.monotonic() + 60
+        while True:  # switching to WAL needs a moment without other writers: retry while it is locked
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    conn.close()
+                    raise InputError(f"{self.path}: cannot open the results DB ({exc})") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise InputError(f"{self.path}: not an SQLite file ({exc}); pick another --db") from None
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
+        return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        # `immutable` lets SQLite read a WAL-mode file where it cannot create the -shm file (a read-only
+        # directory); it is only tried when plain read-only mode fails.
+        for suffix in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri + suffix, uri=True, check_same_thread=False, isolation_level=None)
+                conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+                return conn
+            except sqlite3.OperationalError:
+                continue
+            except sqlite3.DatabaseError as exc:
+                raise InputError(f"{self.path}: not an SQLite file ({exc}); pick another --db") from None
+        raise InputError(f"{self.path}: cannot open the results DB read-only (check its permissions)")
+
+    def _check_and_migrate(self) -> None:
+        conn = self._conn
+        with self._lock:
+            if not self.readonly:
+                conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others wait, then find it done
+            try:
+                current = self._schema_version()
+                if current > SCHEMA_VERSION:
+                    raise InputError(
+                        f"{self.path}: schema version {current} is newer than this sftscope understands "
+                        f"({SCHEMA_VERSION}); upgrade sftscope to read it"
+                    )
+                if current < SCHEMA_VERSION:
+                    if self.readonly:
+                        raise InputError(
+                            f"{self.path}: written by an older sftscope (schema {current}); open it once "
+                            "writable (e.g. `sftscope eval rescore --db ...`) to upgrade it"
+                        )
+                    if current == 0:
+                        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                    for version in range(current, SCHEMA_VERSION):
+                        for statement in _statements(MIGRATIONS[version]):
+                            conn.execute(statement)
+                        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+                missing = [t for t in TABLES if t not in self._tables()]
+                if missing:
+                    raise InputError(
+                        f"{self.path}: the results DB is damaged (table {missing[0]} is missing); {_DAMAGED}"
+                    )
+            except BaseException:
+                if not self.readonly:
+                    conn.execute("ROLLBACK")
+                raise
+            if not self.readonly:
+                conn.execute("COMMIT")
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _schema_version(self) -> int:
+        tables = self._tables()
+        if "schema_version" not in tables:
+            if tables:
+                listed = ", ".join(sorted(tables)[:5])
+                raise InputError(
+                    f"{self.path}: not an sftscope results DB (it holds other tables: {listed}); "
+                    "pick another --db"
+                )
+            return 0
+        values = [r[0] for r in self._conn.execute("SELECT version FROM schema_version")]
+        if not values or not all(type(v) is int for v in values):
+            raise InputError(
+                f"{self.path}: table schema_version holds {values[:3]!r}, not version numbers; {_DAMAGED}"
+            )
+        return max(values)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite errors as one-line InputErrors: a damaged file, a locked one, a read-only one."""
+        try:
+            yield
+        except InputError:
+            raise
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "readonly" in text or "read-only" in text:
+                raise InputError(
+                    f"{self.path}: the results DB is read-only ({text}); use a writable --db"
+                ) from None
+            if "locked" in text or "busy" in text:
+                raise InputError(
+                    f"{self.path}: the results DB stayed locked by another process ({text})"
+                ) from None
+            raise InputError(f"{self.path}: the results DB cannot be read ({text}); {_DAMAGED}") from None
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: the results DB is damaged ({exc}); {_DAMAGED}") from None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -124,34 +317,20 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
-    def _migrate(self) -> None:
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            except sqlite3.DatabaseError as exc:
-                raise InputError(f"{self.path}: not an SQLite results DB ({exc})") from None
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            if current > SCHEMA_VERSION:
-                raise InputError(
-                    f"{self.path}: schema version {current} is newer than this sftscope understands "
-                    f"({SCHEMA_VERSION}); upgrade sftscope to read it"
-                )
-            for version in range(current, SCHEMA_VERSION):
-                # executescript commits first, so wrap each migration in its own explicit transaction.
-                conn.executescript(
-                    f"BEGIN;\n{MIGRATIONS[version]}\n"
-                    f"INSERT INTO schema_version (version) VALUES ({version + 1});\nCOMMIT;"
-                )
-
     @property
     def schema_version(self) -> int:
-        return self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        with self._errors(), self._lock:
+            return self._schema_version()
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._errors(), self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def _write(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
         """Run one statement over many rows in a single transaction; return the rows changed."""
-        with self._lock:
+        if self.readonly:
+            raise InputError(f"{self.path}: opened read-only; nothing can be written to it")
+        with self._errors(), self._lock:
             before = self._conn.total_changes
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -162,42 +341,32 @@ class Store:
             self._conn.execute("COMMIT")
             return self._conn.total_changes - before
 
-    # -- runs, checkpoints, tasks ------------------------------------------------------------------------
+    # -- runs and checkpoints ----------------------------------------------------------------------------
     def record_run(
         self, run: str, config: dict[str, Any], task_versions: dict[str, str] | None = None
     ) -> None:
         """Store the resolved config, the package version and the task versions with a run (upsert)."""
         now = _now()
         versions = dict(task_versions or {})
-        with self._lock:
-            old = self._conn.execute("SELECT task_versions FROM runs WHERE run = ?", (run,)).fetchone()
+        old = self._read("SELECT task_versions FROM runs WHERE run = ?", (run,))
         if old:
-            versions = {**json.loads(old[0]), **versions}
+            versions = {**json.loads(old[0][0]), **versions}
         self._write(
             "INSERT INTO runs (run, config, package_version, task_versions, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET config = excluded.config, "
             "package_version = excluded.package_version, task_versions = excluded.task_versions, "
             "updated_at = excluded.updated_at",
-            [
-                (
-                    run,
-                    json.dumps(config, sort_keys=True, default=str),
-                    __version__,
-                    json.dumps(versions),
-                    now,
-                    now,
-                )
-            ],
+            [(run, _json(config), __version__, json.dumps(versions), now, now)],
         )
 
     def run_info(self, run: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT config, package_version, task_versions, created_at, updated_at FROM runs WHERE run = ?",
-                (run,),
-            ).fetchone()
-        if row is None:
+        rows = self._read(
+            "SELECT config, package_version, task_versions, created_at, updated_at FROM runs WHERE run = ?",
+            (run,),
+        )
+        if not rows:
             return None
+        row = rows[0]
         return {
             "run": run,
             "config": json.loads(row[0]),
@@ -208,142 +377,183 @@ class Store:
         }
 
     def runs(self) -> list[str]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT run FROM runs UNION SELECT DISTINCT run FROM samples ORDER BY run"
-            ).fetchall()
+        rows = self._read("SELECT run FROM runs UNION SELECT DISTINCT run FROM samples ORDER BY run")
         return [r[0] for r in rows]
 
-    def record_checkpoint(self, ref: CheckpointRef) -> str:
-        """Register a checkpoint (idempotent; a new path for the same step replaces the old one)."""
-        name = checkpoint_name(ref)
+    def checkpoint_model(self, run: str, step: int) -> tuple[str, str] | None:
+        """(model_id, path) recorded for a run's step, or None."""
+        rows = self._read(
+            "SELECT model_id, path FROM checkpoints WHERE run = ? AND checkpoint = ?",
+            (run, checkpoint_name(step)),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def record_checkpoint(self, ref: CheckpointRef, model_id: str = "") -> str:
+        """Register a checkpoint with its model identity. The identity of a step never changes: a different
+        model for the same (run, step) is an InputError (see `store.guard`)."""
+        from sftscope.store.guard import check_model
+
+        check_model(self, ref, model_id)
+        name = checkpoint_name(ref.step)
         self._write(
-            "INSERT INTO checkpoints (run, checkpoint, step, path) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (run, checkpoint) DO UPDATE SET path = excluded.path",
-            [(ref.run, name, ref.step, str(ref.path))],
+            "INSERT INTO checkpoints (run, checkpoint, step, path, model_id) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (run, checkpoint) DO UPDATE SET path = excluded.path, "
+            "model_id = CASE WHEN checkpoints.model_id = '' THEN excluded.model_id ELSE checkpoints.model_id END",
+            [(ref.run, name, ref.step, str(ref.path), model_id)],
         )
         return name
 
     def checkpoints(self, run: str) -> list[CheckpointRef]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT run, step, path FROM checkpoints WHERE run = ? ORDER BY step", (run,)
-            ).fetchall()
+        rows = self._read("SELECT run, step, path FROM checkpoints WHERE run = ? ORDER BY step", (run,))
         return [CheckpointRef(run=r[0], step=r[1], path=r[2]) for r in rows]
 
-    def record_task(
-        self, task: str, task_version: str, domain: str, n_samples: int, metric: str, sampling: dict[str, Any]
-    ) -> None:
-        self._write(
-            "INSERT OR IGNORE INTO tasks (task, task_version, domain, n_samples, metric, sampling) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(task, task_version, domain, n_samples, metric, json.dumps(sampling, sort_keys=True))],
-        )
-
-    def tasks(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT task, task_version, domain, n_samples, metric, sampling FROM tasks ORDER BY task"
-            ).fetchall()
-        keys = ("task", "task_version", "domain", "n_samples", "metric", "sampling")
-        return [dict(zip(keys, r[:5]), sampling=json.loads(r[5])) for r in rows]
-
     # -- samples -----------------------------------------------------------------------------------------
-    def existing_keys(self, run: str, checkpoint: str, task: str, task_version: str) -> set[tuple[str, int]]:
-        """The (example_id, sample_idx) pairs already stored for one checkpoint and task version."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT example_id, sample_idx FROM samples "
-                "WHERE run = ? AND checkpoint = ? AND task = ? AND task_version = ?",
-                (run, checkpoint, task, task_version),
-            ).fetchall()
-        return {(r[0], r[1]) for r in rows}
+    def stored(
+        self, run: str, checkpoint: str
+    ) -> dict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str]]]:
+        """Everything stored for one checkpoint, in one query: (task, task_version, protocol) ->
+        {(example_id, sample_idx): (prompt_hash, sampling JSON)}. Callers check what produced each row."""
+        out: dict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str]]] = {}
+        for task, version, protocol, example_id, idx, prompt_hash, sampling in self._read(
+            "SELECT task, task_version, protocol, example_id, sample_idx, prompt_hash, sampling FROM samples "
+            "WHERE run = ? AND checkpoint = ?",
+            (run, checkpoint),
+        ):
+            out.setdefault((task, version, protocol), {})[(example_id, idx)] = (prompt_hash, sampling)
+        return out
 
     def add_samples(self, records: list[SampleRecord]) -> int:
         """Insert records in one transaction; rows whose key is already stored are left as they are.
 
         Returns the number of new rows.
         """
-        now = _now()
         return self._write(
-            f"INSERT OR IGNORE INTO samples ({_SAMPLE_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            f"INSERT OR IGNORE INTO samples ({_SAMPLE_COLUMNS}) VALUES ({', '.join('?' * _N_COLUMNS)})",
+            [_row(r) for r in records],
+        )
+
+    def upsert_samples(self, records: list[SampleRecord]) -> int:
+        """Insert records, replacing the verdict of rows already stored under the same key (rescoring into
+        another protocol)."""
+        return self._write(
+            f"INSERT INTO samples ({_SAMPLE_COLUMNS}) VALUES ({', '.join('?' * _N_COLUMNS)}) "
+            "ON CONFLICT (run, checkpoint, task, task_version, protocol, example_id, sample_idx) DO UPDATE SET "
+            "extracted = excluded.extracted, correct = excluded.correct, score = excluded.score, "
+            "details = excluded.details, scorer = excluded.scorer, error = excluded.error",
+            [_row(r) for r in records],
+        )
+
+    def update_verdicts(self, records: list[SampleRecord]) -> int:
+        """Overwrite the verdict of stored rows (rescoring); the generation is untouched."""
+        return self._write(
+            "UPDATE samples SET extracted = ?, correct = ?, score = ?, details = ?, scorer = ?, error = ? "
+            "WHERE run = ? AND checkpoint = ? AND task = ? AND task_version = ? AND protocol = ? "
+            "AND example_id = ? AND sample_idx = ?",
             [
                 (
-                    r.run,
-                    r.checkpoint,
-                    r.step,
-                    r.task,
-                    r.task_version,
-                    r.domain,
-                    r.example_id,
-                    r.sample_idx,
-                    text_hash(r.prompt),
-                    r.prompt,
-                    r.gold,
-                    r.completion,
                     r.extracted,
                     int(bool(r.correct)),
                     float(r.score),
-                    int(r.n_tokens),
-                    r.finish_reason,
-                    json.dumps(r.sampling, sort_keys=True),
+                    None if r.details is None else _json(r.details),
+                    _json(r.scorer),
                     r.error,
-                    now,
+                    *r.key,
                 )
                 for r in records
             ],
         )
 
-    def update_verdicts(self, records: list[SampleRecord]) -> int:
-        """Overwrite extracted/correct/score/error of stored rows (rescoring); the generation is untouched."""
-        return self._write(
-            "UPDATE samples SET extracted = ?, correct = ?, score = ?, error = ? WHERE run = ? AND "
-            "checkpoint = ? AND task = ? AND task_version = ? AND example_id = ? AND sample_idx = ?",
-            [(r.extracted, int(bool(r.correct)), float(r.score), r.error, *r.key) for r in records],
-        )
-
     def samples(
-        self, run: str | None = None, checkpoint: str | None = None, task: str | None = None
+        self,
+        run: str | None = None,
+        checkpoint: str | None = None,
+        task: str | None = None,
+        protocol: str | None = None,
     ) -> list[SampleRecord]:
-        """Stored rows, filtered by any of run/checkpoint/task, in key order."""
+        """Stored rows, filtered by any of run/checkpoint/task/protocol, in key order."""
         clauses, params = [], []
-        for column, value in (("run", run), ("checkpoint", checkpoint), ("task", task)):
+        for column, value in (
+            ("run", run),
+            ("checkpoint", checkpoint),
+            ("task", task),
+            ("protocol", protocol),
+        ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_SAMPLE_COLUMNS} FROM samples {where} "
-                "ORDER BY run, step, task, task_version, example_id, sample_idx",
-                params,
-            ).fetchall()
-        return [
-            SampleRecord(
-                run=r[0],
-                checkpoint=r[1],
-                step=r[2],
-                task=r[3],
-                task_version=r[4],
-                domain=r[5],
-                example_id=r[6],
-                sample_idx=r[7],
-                prompt=r[9],
-                gold=r[10],
-                completion=r[11],
-                extracted=r[12],
-                correct=bool(r[13]),
-                score=r[14],
-                n_tokens=r[15],
-                finish_reason=r[16],
-                sampling=json.loads(r[17]),
-                error=r[18],
-            )
-            for r in rows
-        ]
+        rows = self._read(
+            f"SELECT {_SAMPLE_COLUMNS} FROM samples {where} "
+            "ORDER BY run, step, task, task_version, protocol, example_id, sample_idx",
+            tuple(params),
+        )
+        return [_record(r) for r in rows]
 
-    def count_samples(self, run: str | None = None) -> int:
-        with self._lock:
-            if run is None:
-                return self._conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-            return self._conn.execute("SELECT COUNT(*) FROM samples WHERE run = ?", (run,)).fetchone()[0]
+
+def _row(r: SampleRecord) -> tuple:
+    return (
+        r.run,
+        r.checkpoint,
+        r.step,
+        r.task,
+        r.task_version,
+        r.protocol,
+        r.domain,
+        r.metric,
+        r.example_id,
+        r.sample_idx,
+        text_hash(r.prompt),
+        r.prompt,
+        r.gold,
+        r.completion,
+        r.extracted,
+        int(bool(r.correct)),
+        float(r.score) if math.isfinite(r.score) else 0.0,
+        None if r.details is None else _json(r.details),
+        int(r.n_tokens),
+        r.finish_reason,
+        _json(r.sampling),
+        _json(r.scorer),
+        r.model_id,
+        r.error,
+        _now(),
+    )
+
+
+def _record(r: tuple) -> SampleRecord:
+    return SampleRecord(
+        run=r[0],
+        checkpoint=r[1],
+        step=r[2],
+        task=r[3],
+        task_version=r[4],
+        protocol=r[5],
+        domain=r[6],
+        metric=r[7],
+        example_id=r[8],
+        sample_idx=r[9],
+        prompt=r[11],
+        gold=r[12],
+        completion=r[13],
+        extracted=r[14],
+        correct=bool(r[15]),
+        score=r[16],
+        details=None if r[17] is None else json.loads(r[17]),
+        n_tokens=r[18],
+        finish_reason=r[19],
+        sampling=json.loads(r[20]),
+        scorer=json.loads(r[21]),
+        model_id=r[22],
+        error=r[23],
+    )
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (executescript would commit the surrounding transaction)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s.strip(" ;\n")]

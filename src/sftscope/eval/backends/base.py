@@ -8,26 +8,12 @@ torch or vllm unless asked to.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Completion, SamplingParams
+from sftscope.records import Generator
 
-Messages = list[dict[str, str]]
 BACKENDS = ("hf", "vllm", "openai")
-
-
-@runtime_checkable
-class Generator(Protocol):
-    """prompts + params in, `params.n` completions per prompt out (same order as the prompts)."""
-
-    name: str
-
-    def generate(self, prompts: list[Messages], params: SamplingParams) -> list[list[Completion]]: ...
-
-    def describe(self) -> dict[str, Any]:
-        """What to store with a run: backend name, model, and the options that change outputs."""
-        ...
 
 
 def make_backend(name: str, model: str, **opts: Any) -> Generator:

@@ -14,9 +14,7 @@ import os
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Completion, SamplingParams
-
-Messages = list[dict[str, str]]
+from sftscope.records import Completion, Messages, SamplingParams
 
 
 class HFBackend:
@@ -96,7 +94,9 @@ class HFBackend:
         ]
         return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
-    def generate(self, prompts: list[Messages], params: SamplingParams) -> list[list[Completion]]:
+    def generate(
+        self, prompts: list[Messages], params: SamplingParams, seeds: list[list[int]] | None = None
+    ) -> list[list[Completion]]:
         encoded = self.encode(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
         copies = 1 if params.greedy else params.n  # sequences generated per prompt

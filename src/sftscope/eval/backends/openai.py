@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import THINK_CLOSE, THINK_OPEN, Completion, SamplingParams
+from sftscope.records import THINK_CLOSE, THINK_OPEN, Completion, Messages, SamplingParams
 
-Messages = list[dict[str, str]]
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
@@ -54,23 +53,29 @@ class OpenAIBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "base_url": self.base_url}
 
-    def generate(self, prompts: list[Messages], params: SamplingParams) -> list[list[Completion]]:
+    def generate(
+        self, prompts: list[Messages], params: SamplingParams, seeds: list[list[int]] | None = None
+    ) -> list[list[Completion]]:
         jobs = [(i, k) for i in range(len(prompts)) for k in range(params.n)]
+
+        def seed(i: int, k: int) -> int:
+            return seeds[i][k] if seeds is not None else params.seed + k  # distinct samples, seeded server
+
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            done = list(pool.map(lambda job: self._complete(prompts[job[0]], params, job[1]), jobs))
+            done = list(pool.map(lambda job: self._complete(prompts[job[0]], params, seed(*job)), jobs))
         results: list[list[Completion]] = [[] for _ in prompts]
         for (i, _), completion in zip(jobs, done):
             results[i].append(completion)
         return results
 
-    def _complete(self, messages: Messages, params: SamplingParams, sample: int) -> Completion:
+    def _complete(self, messages: Messages, params: SamplingParams, seed: int) -> Completion:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "n": 1,
-            "seed": params.seed + sample,  # distinct samples from a seeded server
+            "seed": seed,
         }
         if not params.greedy:
             body["top_p"] = params.top_p

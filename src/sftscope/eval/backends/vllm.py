@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Completion, SamplingParams
-
-Messages = list[dict[str, str]]
+from sftscope.records import Completion, Messages, SamplingParams
 
 
 class VLLMBackend:
@@ -46,7 +44,9 @@ class VLLMBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_name, **self.options}
 
-    def generate(self, prompts: list[Messages], params: SamplingParams) -> list[list[Completion]]:
+    def generate(
+        self, prompts: list[Messages], params: SamplingParams, seeds: list[list[int]] | None = None
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams as VSamplingParams
 
         sampling = VSamplingParams(

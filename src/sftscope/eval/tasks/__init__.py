@@ -1,15 +1,40 @@
-"""Built-in benchmarks, one module each. Importing this package registers them (one line per module)."""
+"""Built-in benchmarks: the one list of task modules, and the suites each task belongs to.
 
+Each module builds its `TaskSpec` (one module per benchmark, see docs/design.md); this file registers them.
+Import the lookups from here, which guarantees the built-ins are registered:
+
+    from sftscope.eval.tasks import get_task, resolve_suite, TASKS, SUITES
+"""
+
+from sftscope.eval.registry import SUITES, TASKS, get_task, register, resolve_suite, suites_of
 from sftscope.eval.tasks import (
-    aime24,  # noqa: F401
-    aime25,  # noqa: F401
-    countdown,  # noqa: F401
-    gpqa,  # noqa: F401
-    hexphi,  # noqa: F401
-    humaneval,  # noqa: F401
-    ifeval,  # noqa: F401
-    livecodebench,  # noqa: F401
-    math500,  # noqa: F401
-    mmlu_pro,  # noqa: F401
-    procedural,  # noqa: F401
+    aime24,
+    aime25,
+    countdown,
+    gpqa,
+    hexphi,
+    humaneval,
+    ifeval,
+    livecodebench,
+    math500,
+    mmlu_pro,
+    procedural,
 )
+
+__all__ = ["SUITES", "TASKS", "get_task", "register", "resolve_suite", "suites_of"]
+
+register(math500.TASK, suites=("paper",))
+register(aime24.TASK, suites=("paper",))
+register(aime25.TASK, suites=("paper",))
+register(gpqa.TASK, suites=("paper",))
+register(mmlu_pro.TASK, suites=("paper",))
+register(livecodebench.TASK, suites=("paper",))
+register(ifeval.TASK, suites=("paper", "general"))
+register(hexphi.TASK, suites=("safety",))
+register(countdown.TASK, suites=("offline",))
+register(countdown.LAB_TASK, suites=("lab",))
+register(humaneval.TASK, suites=("offline",))
+for _task in procedural.LAB_TASKS:
+    register(_task, suites=("lab",))
+for _task in procedural.OFFLINE_TASKS:
+    register(_task, suites=("offline",))

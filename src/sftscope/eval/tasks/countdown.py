@@ -4,7 +4,7 @@ Countdown-CoT data is the same game, Gandhi et al., 2024, "Stream of Search").
 Dataset: held-out problems from `sftscope.data.countdown.eval_problems` (generated offline, seeded; a
 problem whose key hashes into the eval split is never emitted for training). `countdown` uses the generator's
 `DEFAULTS` (3-4 numbers from 1-10, target up to 100); `countdown3` (the lab suite's) uses 3 numbers, the
-size a 2M-parameter model learns on 2 CPU cores in minutes (../shared/LAB.md). Both use and the same prompt words
+size a 2M-parameter model learns on 2 CPU cores in minutes (docs/lab.md). Both use the same prompt words
 (`sftscope.data.countdown.build_prompt`).
 Answer format: an expression in `\\boxed{}` after `</think>` (a bare one-line expression also counts), checked
 by `sftscope.verify.countdown.score_countdown`: each number at most once, every intermediate result a positive
@@ -18,8 +18,7 @@ import json
 from functools import partial
 
 from sftscope.data.countdown import DEFAULTS, build_prompt, eval_problems
-from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.countdown import score_countdown
 
@@ -52,7 +51,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return build_prompt(example.data["numbers"], example.data["target"])
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     problem = json.loads(example.gold or "{}")
     return score_countdown(completion, problem["numbers"], problem["target"])
 
@@ -63,17 +62,23 @@ def _spec(name: str, k_min: int, k_max: int) -> TaskSpec:
         domain="in_domain",
         version="1",
         loader=partial(load, k_min=k_min, k_max=k_max),
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=SAMPLING,
-        metric="greedy",
+        protocols=(
+            TaskProtocol(
+                name="strict",
+                prompt=prompt,
+                score=score,
+                sampling=SAMPLING,
+                n_samples=1,
+                metric="accuracy",
+                scoring="inline",
+                scorer_id="countdown expression v1",
+            ),
+        ),
         source=f"sftscope.data.countdown (eval split, {k_min}-{k_max} numbers)",
         size=SIZE,
-        scores_from_gold=True,
-        verifier="countdown",
+        rescore_from="gold",
     )
 
 
-TASK = register(_spec("countdown", DEFAULTS["k_min"], DEFAULTS["k_max"]), suites=("offline",))
-LAB_TASK = register(_spec("countdown3", 3, 3), suites=("lab",))
+TASK = _spec("countdown", DEFAULTS["k_min"], DEFAULTS["k_max"])
+LAB_TASK = _spec("countdown3", 3, 3)

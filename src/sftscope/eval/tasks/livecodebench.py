@@ -12,8 +12,7 @@ stdin/stdout programs, or calls of `metadata.func_name` on a LeetCode-style `cla
 from __future__ import annotations
 
 from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
+from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import Verdict
 from sftscope.verify.code import lcb_tests, score_lcb
 
@@ -72,23 +71,27 @@ def prompt(example: Example) -> list[dict[str, str]]:
     ]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return score_lcb(example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S)
 
 
-TASK = register(
-    TaskSpec(
-        name="livecodebench",
-        domain="cross_domain",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=3,
-        sampling=PAPER_SAMPLING,
-        source=f"{HUB_ID} (release_v2)",
-        size=511,
-        verifier="code",
+TASK = TaskSpec(
+    name="livecodebench",
+    domain="cross_domain",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=PAPER_SAMPLING,
+            n_samples=3,
+            metric="accuracy",
+            scoring="threads",
+            scorer_id="code sandbox: public + private tests",
+        ),
     ),
-    suites=("paper",),
+    source=f"{HUB_ID} (release_v2)",
+    size=511,
 )

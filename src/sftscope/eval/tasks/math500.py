@@ -9,8 +9,7 @@ gold answer (boxed before parsing).
 from __future__ import annotations
 
 from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import MATH_INSTRUCTION, PAPER_SAMPLING, Example, TaskSpec
+from sftscope.eval.spec import MATH_INSTRUCTION, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import Verdict
 from sftscope.verify.math import verify_math
 
@@ -37,24 +36,28 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{example.data['problem']}\n{MATH_INSTRUCTION}"}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return verify_math(example.gold or "", completion, strip_think=True)
 
 
-TASK = register(
-    TaskSpec(
-        name="math500",
-        domain="in_domain",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=3,
-        sampling=PAPER_SAMPLING,
-        source=HUB_ID,
-        size=500,
-        scores_from_gold=True,
-        verifier="math",
+TASK = TaskSpec(
+    name="math500",
+    domain="in_domain",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=PAPER_SAMPLING,
+            n_samples=3,
+            metric="accuracy",
+            scoring="processes",
+            scorer_id="math-verify after </think> (strict)",
+        ),
     ),
-    suites=("paper",),
+    source=HUB_ID,
+    size=500,
+    rescore_from="gold",
 )

@@ -13,8 +13,7 @@ from __future__ import annotations
 import random
 
 from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.registry import register
-from sftscope.eval.spec import PAPER_SAMPLING, Example, TaskSpec
+from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.choice import verify_choice
 
@@ -53,25 +52,28 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"{example.data['question']}\n\n{listed}\n\n{ask}"}]
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     return verify_choice(example.gold or "", completion, LETTERS)
 
 
-TASK = register(
-    TaskSpec(
-        name="mmlu_pro",
-        domain="cross_domain",
-        version="1",
-        loader=load,
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=PAPER_SAMPLING.max_new_tokens),
-        metric="greedy",
-        source=HUB_ID,
-        size=12032,
-        scores_from_gold=True,
-        verifier="choice",
+TASK = TaskSpec(
+    name="mmlu_pro",
+    domain="cross_domain",
+    version="1",
+    loader=load,
+    protocols=(
+        TaskProtocol(
+            name="strict",
+            prompt=prompt,
+            score=score,
+            sampling=SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=PAPER_SAMPLING.max_new_tokens),
+            n_samples=1,
+            metric="accuracy",
+            scoring="inline",
+            scorer_id="choice letter after </think> (strict)",
+        ),
     ),
-    suites=("paper",),
+    source=HUB_ID,
+    size=12032,
+    rescore_from="gold",
 )

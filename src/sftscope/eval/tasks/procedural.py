@@ -20,8 +20,7 @@ from __future__ import annotations
 from functools import partial
 
 from sftscope.data.procedural import LAB_FAMILIES, Family, build_prompt, generate_items
-from sftscope.eval.registry import register
-from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict, text_hash
 from sftscope.verify.procedural import verify_procedural
 
@@ -59,7 +58,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
     return build_prompt(example.data["question"])
 
 
-def score(example: Example, completion: str) -> Verdict:
+def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     verdict = verify_procedural(example.gold, completion, entry=example.data["entry"])
     # Partial credit is not credit: score is 1.0/0.0 like every other task, so avg@k means accuracy.
     return Verdict(verdict.correct, verdict.extracted, verdict.reason, score=float(verdict.correct))
@@ -71,18 +70,27 @@ def _spec(family: Family, size: int, sampling: SamplingParams, note: str) -> Tas
         domain="cross_domain",
         version="1",
         loader=partial(load, family, size),
-        prompt_fn=prompt,
-        score_fn=score,
-        n_samples=1,
-        sampling=sampling,
-        metric="greedy",
+        protocols=(
+            TaskProtocol(
+                name="strict",
+                prompt=prompt,
+                score=score,
+                sampling=sampling,
+                n_samples=1,
+                metric="accuracy",
+                scoring="inline",
+                scorer_id="reasoning-gym score_answer == 1.0",
+            ),
+        ),
         source=f"reasoning-gym {family.name} ({note})",
         size=size,
-        verifier="procedural",
     )
 
 
-for _family in LAB_FAMILIES.values():
-    register(_spec(_family, LAB_SIZE, LAB_SAMPLING, "lab base-stage family, eval split"), suites=("lab",))
-for _family, _skill in OFFLINE_FAMILIES.values():
-    register(_spec(_family, OFFLINE_SIZE, OFFLINE_SAMPLING, _skill), suites=("offline",))
+LAB_TASKS = tuple(
+    _spec(family, LAB_SIZE, LAB_SAMPLING, "lab base-stage family, eval split")
+    for family in LAB_FAMILIES.values()
+)
+OFFLINE_TASKS = tuple(
+    _spec(family, OFFLINE_SIZE, OFFLINE_SAMPLING, skill) for family, skill in OFFLINE_FAMILIES.values()
+)
