@@ -114,7 +114,7 @@ def score_paper(example: Example, completion: str, ctx: ScoreContext) -> Verdict
 
 
 def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return score_lcb(example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S)
+    return score_lcb(example.data.get("problem", example.data), completion, per_test_s=TEST_TIMEOUT_S)
 
 
 TASK = TaskSpec(
