@@ -4,7 +4,7 @@ import pytest
 
 from sftscope.errors import InputError
 from sftscope.verify.boxed import MAX_SCAN_CHARS, last_boxed
-from sftscope.verify.math import MathPool, MathVerifier, verify_math
+from sftscope.verify.math import MAX_MATH_CHARS, MathPool, MathVerifier, verify_math
 
 HANG = "\\boxed{9^{9^{9^{9}}}}"  # sympy spends seconds on this power: a real pathological answer
 
@@ -55,6 +55,22 @@ def test_verify_math_scans_the_tail_and_records_the_cut():
     assert verdict.correct
     assert verdict.details == {"scanned_chars": MAX_SCAN_CHARS, "answer_chars": MAX_SCAN_CHARS + 19}
     assert verify_math("2", "\\boxed{2}").details is None
+
+
+def test_math_verify_parses_a_bounded_answer():
+    # Math-Verify is superlinear on long input: 200 KB of repeated boxes took it 5 s after extraction.
+    start = time.perf_counter()
+    verdict = verify_math("2", "\\boxed{" * 28_000)
+    assert (verdict.reason, verdict.details) == ("unparseable", {"parsed_chars": MAX_MATH_CHARS})
+    assert time.perf_counter() - start < 2.0
+    too_long = verify_math("2", "\\boxed{" + "1+" * MAX_MATH_CHARS + "1}")
+    assert (too_long.reason, too_long.details) == (
+        "answer_too_long",
+        {"answer_chars": 2 * MAX_MATH_CHARS + 1},
+    )
+    assert (
+        verify_math("3", "The answer is 3. " + "x" * MAX_MATH_CHARS).reason == "unparseable"
+    )  # too far back
 
 
 @pytest.mark.parametrize("gold", [None, "", "  ", ["2"], True, float("nan")])
@@ -110,7 +126,11 @@ def test_pool_meets_the_timeout_while_a_huge_row_waits_for_the_busy_worker():
     with MathPool(workers=1, timeout=0.3) as pool:
         verdicts = pool.score(pairs)
     assert verdicts[0].reason == "timeout"  # HANG runs for seconds: only a parent that kept watch says so
-    assert verdicts[1].details == {"scanned_chars": MAX_SCAN_CHARS, "answer_chars": 300_000}
+    assert verdicts[1].details == {
+        "scanned_chars": MAX_SCAN_CHARS,
+        "answer_chars": 300_000,
+        "parsed_chars": MAX_MATH_CHARS,
+    }
     assert verdicts[3].correct
 
 

@@ -19,8 +19,9 @@ MAX_SCAN_CHARS = 200_000  # ~50k tokens: longer than any answer part the paper's
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
 _SPACES = re.compile(" *")
 _BARE_ARGUMENT = re.compile(r"[^\s$]+")
-# What brace matching looks at: an escaped character (`\{`, `\}`, `\\`: skipped whole) or a brace.
-_BRACE_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
+# What brace matching looks at: an escaped brace or backslash (`\{`, `\}`, `\\`: skipped whole) or a brace.
+# Other escapes (`\frac`, `\boxed`) cannot hide a brace, so the scan passes over them without a token.
+_BRACE_TOKEN = re.compile(r"\\[\\{}]|[{}]")
 
 
 def last_boxed(text: str) -> str | None:

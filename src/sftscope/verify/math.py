@@ -2,15 +2,19 @@
 
 The gold is wrapped in `\\boxed{}` when it is bare, so a gold like `\\frac{1}{2}` or `3, 5` is read as one
 LaTeX answer. The completion is scored on the text after `</think>` when there is one (`strip_think`); a
-completion whose `<think>` never closes has no answer. Only the last `MAX_SCAN_CHARS` of the answer are read
-(`Verdict.details` records a cut). Math-Verify's own timeouts use `signal.alarm`, which works only in a main
-thread: `MathPool` runs each row, box extraction included, in a worker process and kills and replaces a
-worker that overruns the per-row timeout, so one pathological answer never stalls a whole data set.
+completion whose `<think>` never closes has no answer. Only the last `MAX_SCAN_CHARS` of the answer are
+read, and Math-Verify parses at most `MAX_MATH_CHARS` (`Verdict.details` records each cut).
+
+Math-Verify's own timeouts use `signal.alarm`, which works only in a main thread: `MathPool` runs each row,
+box extraction included, in a worker process and kills and replaces a worker that overruns the per-row
+timeout, so one pathological answer never stalls a whole data set.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import math
 import multiprocessing as mp
 import queue
@@ -27,6 +31,9 @@ from sftscope.records import Verdict, split_think
 from sftscope.verify.boxed import last_boxed, scan_note, scan_tail
 
 PIPELINE = 4  # rows in flight per worker, so a worker never waits for the parent between rows
+# The most Math-Verify parses: a longer box is not a math answer, and Math-Verify's cost grows faster than
+# linearly on long inputs (128k characters of `\\boxed{` take seconds). An unboxed answer is read on its tail.
+MAX_MATH_CHARS = 10_000
 # `1\,000` (a thin space as a thousands separator) reads as 1 times 000 in Math-Verify: join the digits.
 _THIN_SPACE_THOUSANDS = re.compile(r"(\d)\\[,;: ](?=\d{3}(?!\d))")
 
@@ -42,10 +49,12 @@ def answer_part(completion: str, *, strip_think: bool = True) -> str | None:
 
 
 def boxed_answer(text: str) -> str:
-    """`\\boxed{content of the last box}` when `text` has a box, else `text` unchanged."""
+    """What Math-Verify parses: `\\boxed{content of the last box}` when `text` has a box, else the last
+    `MAX_MATH_CHARS` of `text`.
+    """
     boxed = last_boxed(text)
     if boxed is None:
-        return text
+        return text[-MAX_MATH_CHARS:]
     # The last box is the answer (the paper's convention). Math-Verify alone joins every box of a text
     # into a set, so "\\boxed{2}. Wait, actually \\boxed{3}" would match neither 2 nor 3.
     return "\\boxed{" + _THIN_SPACE_THOUSANDS.sub(r"\1", boxed) + "}"
@@ -67,14 +76,24 @@ def verify_math(gold: str, completion: str, *, strip_think: bool = True, timeout
     if part is None:
         return Verdict(False, None, "unfinished")
     verdict = verify_answer(gold, scan_tail(part), timeout=timeout)
-    note = scan_note(part)
-    return dataclasses.replace(verdict, details=note) if note else verdict
+    return _with_note(verdict, scan_note(part))
+
+
+def _with_note(verdict: Verdict, note: dict[str, Any] | None) -> Verdict:
+    if not note:
+        return verdict
+    return dataclasses.replace(verdict, details={**note, **(verdict.details or {})})
 
 
 def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
-    """Math-Verify on an answer text as given (its last box, else the whole text) against `gold`."""
+    """Math-Verify on an answer text as given (its last box, else its tail) against `gold`."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+    _quiet_math_verify()
+    boxed = last_boxed(text)
+    if boxed is not None and len(boxed) > MAX_MATH_CHARS:
+        return Verdict(False, None, "answer_too_long", details={"answer_chars": len(boxed)})
+    note = {"parsed_chars": MAX_MATH_CHARS} if boxed is None and len(text) > MAX_MATH_CHARS else None
     text = boxed_answer(text)
     # signal.alarm only works in the main thread; elsewhere the caller (MathPool) owns the timeout.
     seconds = max(1, round(timeout)) if threading.current_thread() is threading.main_thread() else None
@@ -85,10 +104,16 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
         return Verdict(False, None, "gold_unparseable")
     pred_parsed = parse(text, configs, parsing_timeout=seconds)
     if not pred_parsed:
-        return Verdict(False, None, "unparseable")
+        return Verdict(False, None, "unparseable", details=note)
     extracted = str(pred_parsed[-1]) if len(pred_parsed) > 1 else str(pred_parsed[0])
     ok = verify(gold_parsed, pred_parsed, timeout_seconds=seconds)
-    return Verdict(bool(ok), extracted, "correct" if ok else "wrong")
+    return Verdict(bool(ok), extracted, "correct" if ok else "wrong", details=note)
+
+
+@functools.cache
+def _quiet_math_verify() -> None:
+    # Math-Verify logs every timeout with the whole input: megabytes of stderr for a hostile row.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 
 def math_gold(gold: Any) -> str:
@@ -117,11 +142,8 @@ class MathVerifier:
 
 
 def _worker_main(jobs, replies, timeout: float) -> None:
-    import logging
-
     import math_verify  # noqa: F401  (import before "ready", so imports never count against a row's timeout)
 
-    logging.getLogger("math_verify").setLevel(logging.ERROR)  # its timeout warnings would flood stderr
     # Math-Verify builds its regexes on first use (~0.3 s): pay that before "ready", not in a row's budget.
     verify_answer("1", "\\boxed{1}", timeout=timeout + 2)
     replies.send("ready")
@@ -140,7 +162,7 @@ def _worker_main(jobs, replies, timeout: float) -> None:
             verdict = verify_answer(gold, text, timeout=timeout + 2)
         except Exception as exc:  # a scorer bug must not kill the pool; the row is reported
             verdict = Verdict(False, None, f"error: {type(exc).__name__}")
-        replies.send((index, verdict.correct, verdict.extracted, verdict.reason))
+        replies.send((index, verdict.correct, verdict.extracted, verdict.reason, verdict.details))
 
 
 class _Worker:
@@ -267,14 +289,14 @@ class MathPool:
             for conn in ready:
                 worker = busy[conn]
                 try:
-                    index, correct, extracted, reason = conn.recv()
+                    index, correct, extracted, reason, details = conn.recv()
                 except (EOFError, OSError):  # the worker died (e.g. out of memory): record and replace it
                     self._fail(worker, results, pending, "worker_died")
                     done += 1
                     continue
                 worker.inflight.popleft()
                 worker.started = time.monotonic()  # the next queued row starts now
-                results[index] = Verdict(correct, extracted, reason)
+                results[index] = Verdict(correct, extracted, reason, details=details)
                 done += 1
             now = time.monotonic()
             for conn, worker in busy.items():
@@ -286,7 +308,7 @@ class MathPool:
                 progress(done)
         verdicts = [r if r is not None else Verdict(False, None, "error") for r in results]
         for index, note in notes.items():
-            verdicts[index] = dataclasses.replace(verdicts[index], details=note)
+            verdicts[index] = _with_note(verdicts[index], note)
         return verdicts
 
     def _fail(self, worker: _Worker, results: list, pending: deque, reason: str) -> None:
