@@ -51,6 +51,11 @@ def _score_fn(source_dataset: str) -> Callable[[str | None, dict[str, Any]], flo
             f"procedural verifier: reasoning-gym has no dataset {source_dataset!r} "
             "(metadata.source_dataset must name a registered reasoning-gym dataset)"
         ) from exc
+    except Exception as exc:  # e.g. "composite" cannot be built without a config: not a scorable item
+        raise InputError(
+            f"procedural verifier: reasoning-gym cannot build a scorer for {source_dataset!r} "
+            f"({type(exc).__name__}: {str(exc)[:80]}); name the item's own dataset in metadata.source_dataset"
+        ) from exc
 
 
 def _entry(gold: Any, entry: Any) -> dict[str, Any]:
