@@ -16,21 +16,15 @@ import dataclasses
 import functools
 import logging
 import math
-import multiprocessing as mp
-import queue
 import re
 import threading
-import time
-from collections import deque
 from collections.abc import Sequence
-from multiprocessing.connection import wait
 from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.records import Verdict, split_think
 from sftscope.verify.boxed import last_boxed, scan_note, scan_tail
 
-PIPELINE = 4  # rows in flight per worker, so a worker never waits for the parent between rows
 # The most Math-Verify parses: a longer box is not a math answer, and Math-Verify's cost grows faster than
 # linearly on long inputs (128k characters of `\\boxed{` take seconds). An unboxed answer is read on its tail.
 MAX_MATH_CHARS = 10_000
@@ -141,106 +135,40 @@ class MathVerifier:
         return verify_math(math_gold(gold), completion, strip_think=strip_think)
 
 
-def _worker_main(jobs, replies, timeout: float) -> None:
-    import math_verify  # noqa: F401  (import before "ready", so imports never count against a row's timeout)
-
-    # Math-Verify builds its regexes on first use (~0.3 s): pay that before "ready", not in a row's budget.
-    verify_answer("1", "\\boxed{1}", timeout=timeout + 2)
-    replies.send("ready")
-    while True:
-        try:
-            job = jobs.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        index, gold, text = job
-        try:
-            # Math-Verify's own alarm fires after the parent's deadline, so an overrun is always "timeout".
-            # The parent already cut the completion down to its answer part (see `answer_part`); finding the
-            # box happens here, inside the row's time budget.
-            verdict = verify_answer(gold, text, timeout=timeout + 2)
-        except Exception as exc:  # a scorer bug must not kill the pool; the row is reported
-            verdict = Verdict(False, None, f"error: {type(exc).__name__}")
-        replies.send((index, verdict.correct, verdict.extracted, verdict.reason, verdict.details))
+def _warm_up() -> None:
+    """Math-Verify builds its regexes on first use (~0.3 s): a worker pays that before it reports ready."""
+    _quiet_math_verify()
+    verify_answer("1", "\\boxed{1}")
 
 
-class _Worker:
-    """One scoring process, with a pipe each way and a thread that writes its jobs.
-
-    The parent never writes to a worker's pipe itself: a large row sent to a worker that is still busy on
-    an earlier (perhaps hung) row fills the pipe, and a blocked parent could not enforce the deadline. The
-    writer thread blocks instead; killing the worker breaks its pipe and ends the thread. (Bounding rows to
-    the pipe's capacity would depend on OS buffer sizes; a thread does not.)
-    """
-
-    def __init__(self, ctx, timeout: float):
-        job_reader, self.jobs = ctx.Pipe(duplex=False)
-        self.replies, reply_writer = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_worker_main, args=(job_reader, reply_writer, timeout), daemon=True)
-        self.process.start()
-        job_reader.close()
-        reply_writer.close()
-        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
-        self.writer = threading.Thread(target=self._write, daemon=True)
-        self.writer.start()
-        self.inflight: deque[int] = deque()  # submitted rows, oldest (the one being scored) first
-        self.started = 0.0
-
-    def _write(self) -> None:
-        while True:
-            job = self.outbox.get()
-            try:
-                self.jobs.send(job)
-            except (OSError, ValueError):  # the worker was killed: its rows are requeued by the parent
-                return
-            if job is None:
-                return
-
-    def wait_ready(self, seconds: float = 120.0) -> None:
-        try:
-            ready = self.replies.poll(seconds) and self.replies.recv() == "ready"
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self.kill()
-            raise RuntimeError("a Math-Verify worker process did not start (see its error above)")
-
-    def submit(self, index: int, gold: str, text: str) -> None:
-        if not self.inflight:
-            self.started = time.monotonic()
-        self.inflight.append(index)
-        self.outbox.put((index, gold, text))
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.join(timeout=5)
-        self.outbox.put(None)  # wakes an idle writer; a blocked one gets a broken pipe from the dead worker
-        self.writer.join(timeout=5)
-        self.jobs.close()
-        self.replies.close()
+def _score_row(gold: str, text: str, timeout: float) -> Verdict:
+    # Math-Verify's own alarm fires after the pool's deadline, so an overrun is always "timeout". The parent
+    # already cut the completion to its answer part; finding the box happens here, inside the row's budget.
+    return verify_answer(gold, text, timeout=timeout + 2)
 
 
 class MathPool:
     """Score many (gold, completion) pairs in `workers` processes with a hard per-row `timeout`.
 
-    A row that overruns gets `Verdict(False, None, "timeout")`; its worker is killed and replaced. Use it
-    as a context manager (or call `close()`) so that the workers exit.
+    A row that overruns gets `Verdict(False, None, "timeout")`; its worker is killed and replaced (see
+    `verify.workers.WorkerPool`). Use it as a context manager (or call `close()`) so that the workers exit.
     """
 
     def __init__(self, workers: int = 2, timeout: float = 5.0, *, strip_think: bool = True):
+        from sftscope.verify.workers import WorkerPool
+
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
-        self.n_workers, self.timeout, self.strip_think = workers, timeout, strip_think
-        # forkserver: no fork of a parent that may hold torch/CUDA threads; workers start from a clean state.
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        self._ctx = mp.get_context(method)
-        if method == "forkserver":
-            self._ctx.set_forkserver_preload(["math_verify", "sftscope.verify.math"])
-        self._workers: list[_Worker] = []
-        self.timeouts = 0
+        self.timeout, self.strip_think = timeout, strip_think
+        self._pool = WorkerPool(
+            "sftscope.verify.math:_score_row",
+            workers=workers,
+            timeout=timeout,
+            preload=("math_verify", "sftscope.verify.math"),
+            warmup="sftscope.verify.math:_warm_up",
+        )
 
     def __enter__(self) -> MathPool:
         return self
@@ -248,82 +176,40 @@ class MathPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _start(self) -> None:
-        fresh = [_Worker(self._ctx, self.timeout) for _ in range(self.n_workers - len(self._workers))]
-        for worker in fresh:
-            worker.wait_ready()
-        self._workers.extend(fresh)
+    @property
+    def timeouts(self) -> int:
+        return self._pool.timeouts
 
     def score(self, pairs: Sequence[tuple[str, str]], progress=None) -> list[Verdict]:
         """Verdicts in input order. `progress(n_done)` is called as rows finish, when given."""
         results: list[Verdict | None] = [None] * len(pairs)
         notes: dict[int, dict] = {}  # rows whose answer part was cut to its tail
-        if not pairs:
-            return []
-        self._start()
-        pending = deque(range(len(pairs)))
-        done = 0
-        while True:
-            for worker in self._workers:
-                # A few rows in flight per worker, so a worker never waits for the parent between rows.
-                while len(worker.inflight) < PIPELINE and pending:
-                    index = pending.popleft()
-                    gold, completion = pairs[index]
-                    if not isinstance(completion, str) or not isinstance(gold, str):
-                        results[index] = Verdict(False, None, "not_a_string")
-                        done += 1
-                        continue
-                    part = answer_part(completion, strip_think=self.strip_think)
-                    if part is None:  # decided here: no need to ship the row to a worker
-                        results[index] = Verdict(False, None, "unfinished")
-                        done += 1
-                        continue
-                    if note := scan_note(part):
-                        notes[index] = note
-                    worker.submit(index, gold, scan_tail(part))
-            busy = {worker.replies: worker for worker in self._workers if worker.inflight}
-            if not busy:
-                break
-            deadline = min(worker.started for worker in busy.values()) + self.timeout
-            ready = wait(list(busy), timeout=max(0.0, deadline - time.monotonic()))
-            for conn in ready:
-                worker = busy[conn]
-                try:
-                    index, correct, extracted, reason, details = conn.recv()
-                except (EOFError, OSError):  # the worker died (e.g. out of memory): record and replace it
-                    self._fail(worker, results, pending, "worker_died")
-                    done += 1
-                    continue
-                worker.inflight.popleft()
-                worker.started = time.monotonic()  # the next queued row starts now
-                results[index] = Verdict(correct, extracted, reason, details=details)
-                done += 1
-            now = time.monotonic()
-            for conn, worker in busy.items():
-                if conn not in ready and worker.inflight and now - worker.started >= self.timeout:
-                    self._fail(worker, results, pending, "timeout")
-                    self.timeouts += 1
-                    done += 1
-            if progress is not None:
-                progress(done)
+        rows, where = [], []
+        for index, (gold, completion) in enumerate(pairs):
+            if not isinstance(completion, str) or not isinstance(gold, str):
+                results[index] = Verdict(False, None, "not_a_string")
+                continue
+            part = answer_part(completion, strip_think=self.strip_think)
+            if part is None:  # decided here: no need to ship the row to a worker
+                results[index] = Verdict(False, None, "unfinished")
+                continue
+            if note := scan_note(part):
+                notes[index] = note
+            rows.append((gold, scan_tail(part), self.timeout))
+            where.append(index)
+        decided = len(pairs) - len(rows)
+        report = (lambda done: progress(decided + done)) if progress is not None else None
+        for index, (status, value) in zip(where, self._pool.map(rows, progress=report)):
+            if status == "ok":
+                results[index] = value
+            elif status == "timeout":
+                results[index] = Verdict(False, None, "timeout")
+            else:
+                results[index] = Verdict(False, None, "worker_died" if "died" in str(value) else "error")
         verdicts = [r if r is not None else Verdict(False, None, "error") for r in results]
         for index, note in notes.items():
             verdicts[index] = _with_note(verdicts[index], note)
         return verdicts
 
-    def _fail(self, worker: _Worker, results: list, pending: deque, reason: str) -> None:
-        """The row a worker is on gets `reason`; its other queued rows go back to the queue; it is replaced."""
-        results[worker.inflight.popleft()] = Verdict(False, None, reason)
-        pending.extendleft(reversed(worker.inflight))
-        worker.kill()
-        fresh = _Worker(self._ctx, self.timeout)
-        fresh.wait_ready()
-        self._workers[self._workers.index(worker)] = fresh
-
     def close(self) -> None:
-        for worker in self._workers:
-            worker.outbox.put(None)  # finish and exit
-        for worker in self._workers:
-            worker.process.join(timeout=2)
-            worker.kill()  # a no-op for a worker that has exited; closes the pipes
-        self._workers = []
+        self._pool.close()
