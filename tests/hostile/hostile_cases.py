@@ -178,6 +178,17 @@ while True:
         time.sleep(0.01)
 """
 
+NESTED_NAMESPACE = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+mounted = "no"
+# a user namespace of its own would let the program mount a tmpfs of any size: host memory no rlimit counts
+if libc.unshare(0x10000000 | 0x00020000) == 0:
+    os.makedirs("/tmp/big", exist_ok=True)
+    mounted = "yes" if libc.mount(b"tmpfs", b"/tmp/big", b"tmpfs", 0, b"size=64g") == 0 else "unshared"
+print("MOUNTED", mounted)
+"""
+
 MEMORY_HOG = "block = bytearray(50 * 1024**3)\nprint('allocated')\n"
 SLEEP = "import time\ntime.sleep(60)\n"
 BUSY = "while True:\n    pass\n"
@@ -285,6 +296,10 @@ def check_fork_bomb(result, post):
     _no_marked(post, "fork-bomb")
 
 
+def check_nested_namespace(result, post):
+    assert _line(result, "MOUNTED") == "no"
+
+
 def check_memory_hog(result, post):
     assert result["status"] == "error" and "MemoryError" in result["stderr"], result
     assert "allocated" not in result["stdout"]
@@ -318,6 +333,7 @@ CASES = [
     Case("signal-parent", SIGNAL_PARENT, check_signal_parent),
     Case("daemon", DAEMON, check_daemon),
     Case("fork-bomb", FORK_BOMB, check_fork_bomb, exclusive=True),
+    Case("nested-namespace", NESTED_NAMESPACE, check_nested_namespace),
     Case("memory-hog", MEMORY_HOG, check_memory_hog, unsafe=True),
     Case("sleep-past-timeout", SLEEP, check_timeout, unsafe=True),
     Case("busy-loop", BUSY, check_timeout, unsafe=True),

@@ -6,6 +6,7 @@ hostile-code corpus in tests/hostile/, run in every mode this machine has.
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import time
@@ -146,10 +147,25 @@ def test_unix_sockets_are_refused_but_socketpair_works(mode):
     assert result.stdout.split("\n")[:2] == ["pair b'x'", "unix refused"], result
 
 
+def test_threads_processes_and_event_loops_still_work_under_the_filter(mode):
+    program = (
+        "import asyncio, multiprocessing, os, subprocess, threading\n"
+        "t = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\n"
+        "pid = os.fork()\nif pid == 0:\n    os._exit(7)\nprint('fork', os.waitpid(pid, 0)[1] >> 8)\n"
+        "print(subprocess.run(['echo', 'subprocess'], capture_output=True, text=True).stdout.strip())\n"
+        "with multiprocessing.Pool(2) as pool:\n    print('pool', pool.map(abs, [-1, -2]))\n"
+        "print(asyncio.run(asyncio.sleep(0, 'asyncio')))\n"
+    )
+    result = run_python(program, limits=SandboxLimits(wall_s=10.0), mode=mode)
+    assert result.stdout.split("\n")[:-1] == ["thread", "fork 7", "subprocess", "pool [1, 2]", "asyncio"], (
+        result
+    )
+
+
 def test_the_program_sees_only_the_system_directories(mode):
     program = "import os\nprint(sorted(os.listdir('/')))\nprint(os.getcwd(), os.environ['HOME'])"
     result = run_python(program, limits=TIGHT, mode=mode)
-    shown = set(eval(result.stdout.splitlines()[0]))
+    shown = set(ast.literal_eval(result.stdout.splitlines()[0]))
     assert shown <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp"}
     assert result.stdout.splitlines()[1] == "/tmp /tmp"
 
