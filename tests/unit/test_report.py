@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,36 @@ def test_metrics_by_name_in_the_report(tmp_path):
     assert (c0.completions, c0.unclosed_credited) == (40, unfinished)
     assert c0.difference.delta == pytest.approx(unfinished / 40) and c0.difference.lo > 0
     assert "## Credit from unfinished thinking" in md
+
+
+def test_the_paper_protocol_wins_ties_but_never_cuts_a_curve_short():
+    from sftscope.analysis.selection import select
+
+    strict = [sample("math500", "in_domain", step, q, q % 2 == 0) for step in (0, 10, 20) for q in range(4)]
+    paper_once = [replace(r, protocol="paper") for r in strict if r.step == 0]
+    chosen = select(strict + paper_once)
+    assert chosen.protocols == {"math500": "strict"} and len(chosen.records) == 12
+    assert "evaluated at the most checkpoints" in chosen.notes[0]
+    paper_everywhere = [replace(r, protocol="paper") for r in strict]
+    assert select(strict + paper_everywhere).protocols == {"math500": "paper"}
+    assert len(select(strict + paper_everywhere).same_version) == 24  # both protocols, for the credit
+
+
+def test_compare_domain_columns_average_the_same_tasks_measured_the_same_way(monkeypatch):
+    from sftscope.report import comparison
+    from sftscope.report.source import RunSource
+
+    def run(name, tasks):
+        recs = [sample(t, "in_domain", 0, q, q % 3 == 0, protocol=p) for t, p in tasks for q in range(9)]
+        return RunSource(name, Path(f"{name}.db"), None, [replace(r, run=name) for r in recs])
+
+    sources = {
+        "a": run("a", [("countdown", "strict"), ("math500", "paper"), ("aime24", "strict")]),
+        "b": run("b", [("countdown", "strict"), ("math500", "strict")]),
+    }
+    monkeypatch.setattr(comparison, "load_source", lambda source, db: sources[source])
+    columns, notes = comparison.compare_runs(["a", "b"], step=0, n_boot=100)
+    assert any("leaves out aime24: no results for b" in n for n in notes)
+    assert any("leaves out math500: the runs were scored differently" in n for n in notes)
+    for c in columns:  # the domain is countdown alone, for both runs
+        assert c.domains["in_domain"] == c.estimator.estimate(c.cells["countdown"])

@@ -18,6 +18,9 @@ not per cell and not per view. So:
 - a domain replicate is the mean of its tasks' replicates (tasks are independent samples of questions).
 The 95% interval is the 2.5/97.5 percentile of the replicates (a replicate that drew no question is left
 out; with Poisson(1) weights that happens with probability e^-n for n questions).
+
+Written by hand rather than with `scipy.stats.bootstrap`: that resamples positions, so its draws depend on
+which questions a view happened to load, and keying the weights by question is the whole point here.
 """
 
 from __future__ import annotations
@@ -91,7 +94,6 @@ class Cell:
     domain: str
     metric: str
     k: int  # most samples of any question
-    n_samples: int
     unparsed: float  # share of samples with no extracted answer
     qids: tuple[str, ...]  # sorted
     stats: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -125,7 +127,7 @@ def make_cell(key: CellKey, samples: Sequence[SampleRecord]) -> Cell:
         den = np.array([q[name][1] if name in q else np.nan for q in per_q])
         stats[name] = (num, den)
     unparsed = sum(s.extracted is None for s in samples) / len(samples)
-    return Cell(key, samples[0].domain, metric, k, len(samples), unparsed, qids, stats)
+    return Cell(key, samples[0].domain, metric, k, unparsed, qids, stats)
 
 
 class QuestionWeights:

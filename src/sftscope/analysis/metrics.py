@@ -107,6 +107,11 @@ def wilson_ci(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def mean(values: Sequence[float]) -> float:
+    # plain Python: a question holds a handful of samples, where numpy's per-call overhead dominates
+    return sum(values) / len(values)
+
+
 def detail_ratio(value: Any) -> tuple[float, float] | None:
     """(followed, count) of one `details` entry: a list of booleans, or one boolean/number."""
     if isinstance(value, (list, tuple)):
@@ -121,7 +126,7 @@ def mean_ratio(parts: Sequence[tuple[float, float] | None]) -> tuple[float, floa
     present = [p for p in parts if p is not None]
     if not present:
         return None
-    return float(np.mean([n for n, _ in present])), float(np.mean([d for _, d in present]))
+    return mean([n for n, _ in present]), mean([d for _, d in present])
 
 
 def question_stats(metric: str, samples: Sequence[SampleRecord], k: int) -> QuestionStats:
@@ -129,10 +134,10 @@ def question_stats(metric: str, samples: Sequence[SampleRecord], k: int) -> Ques
     correct = [float(bool(s.correct)) for s in samples]
     if metric == "attack_success":
         parsed = [float(bool(s.correct)) for s in samples if s.extracted is not None]
-        return {VALUE: (float(np.mean(parsed)), 1.0)} if parsed else {}
+        return {VALUE: (mean(parsed), 1.0)} if parsed else {}
     if metric == "reward":
-        return {VALUE: (float(np.mean([s.score for s in samples])), 1.0)}
-    out: QuestionStats = {VALUE: (float(np.mean(correct)), 1.0)}
+        return {VALUE: (mean([float(s.score) for s in samples]), 1.0)}
+    out: QuestionStats = {VALUE: (mean(correct), 1.0)}
     if metric == "ifeval":
         out["prompt_strict"] = out[VALUE]
         for key in IFEVAL_STATS[1:]:
@@ -144,8 +149,8 @@ def question_stats(metric: str, samples: Sequence[SampleRecord], k: int) -> Ques
         info = [detail_ratio((s.details or {}).get("info")) for s in samples]
         if all(i is not None for i in info):
             flags = [i[0] / i[1] for i in info if i is not None]
-            out["info"] = (float(np.mean(flags)), 1.0)
-            out["truth*info"] = (float(np.mean([c * f for c, f in zip(correct, flags)])), 1.0)
+            out["info"] = (mean(flags), 1.0)
+            out["truth*info"] = (mean([c * f for c, f in zip(correct, flags)]), 1.0)
     elif metric == "accuracy" and k > 1 and len(samples) >= k:
         out[PASS_AT_K] = (pass_at_k(len(samples), int(sum(correct)), k), 1.0)
         out[MAJ_AT_K] = (majority_correct(samples), 1.0)

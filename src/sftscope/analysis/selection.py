@@ -5,9 +5,10 @@ code scored it; "strict": only an answer after a closed think block counts), mea
 samples of two versions or two protocols never share a curve.
 
 - version: the one evaluated at the most checkpoints (then the one that reaches the later step);
-- protocol, within that version: "paper" when present (the numbers comparable with the paper's tables),
-  else the one evaluated at the most checkpoints. The other protocol's samples of the same completions
-  still serve to measure the credit that came from unfinished thinking (`thinking.py`).
+- protocol, within that version: the one evaluated at the most checkpoints, "paper" on a tie (the numbers
+  comparable with the paper's tables), so a protocol rescored at a few checkpoints never cuts the curve
+  short. The other protocol's samples of the same completions still serve to measure the credit that came
+  from unfinished thinking (`thinking.py`).
 Every choice among several is said in a note.
 """
 
@@ -52,12 +53,16 @@ def select(records: Iterable[SampleRecord]) -> Selection:
                 f"the report uses version {version} (evaluated at the most checkpoints)."
             )
         by_protocol = by_version[version]
-        protocol = PREFERRED_PROTOCOL if PREFERRED_PROTOCOL in by_protocol else most_evaluated(by_protocol)
+        protocol = max(
+            sorted(by_protocol),
+            key=lambda p: (len(by_protocol[p]), p == PREFERRED_PROTOCOL, max(by_protocol[p])),
+        )
         protocols[task] = protocol
         if len(by_protocol) > 1:
+            tied = len({len(steps) for steps in by_protocol.values()}) == 1
             why = (
                 "the reference protocol"
-                if protocol == PREFERRED_PROTOCOL
+                if tied and protocol == PREFERRED_PROTOCOL
                 else "evaluated at the most checkpoints"
             )
             notes.append(

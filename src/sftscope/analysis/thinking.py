@@ -38,8 +38,13 @@ def unclosed(record: SampleRecord) -> bool:
 
 def thinking_credit(records: Iterable[SampleRecord], weights: QuestionWeights) -> list[ThinkingCredit]:
     """One row per (task, step) where some completions carry both a paper and a strict verdict."""
-    by_key: dict[tuple[str, str, int, str, int], dict[str, SampleRecord]] = {}
+    records = list(records)
+    protocols: dict[str, set[str]] = {}
     for r in records:
+        protocols.setdefault(r.task, set()).add(r.protocol)
+    both = {task for task, seen in protocols.items() if {PAPER, STRICT} <= seen}
+    by_key: dict[tuple[str, str, int, str, int], dict[str, SampleRecord]] = {}
+    for r in (r for r in records if r.task in both):
         if r.protocol in (PAPER, STRICT):
             by_key.setdefault((r.task, r.task_version, r.step, r.example_id, r.sample_idx), {})[
                 r.protocol

@@ -82,13 +82,24 @@ def compare_runs(
                 members.setdefault(c.domain(task), set()).add(task)
     notes = []
     for domain, tasks in members.items():
-        shared = sorted(t for t in tasks if all(t in c.cells for c in columns))
+        shared = [t for t in sorted(tasks) if all(t in c.cells for c in columns)]
         for task in sorted(tasks - set(shared)):
             missing = [c.run for c in columns if task not in c.cells]
             notes.append(
                 f"{domain_title(domain)} leaves out {task}: no results for {', '.join(missing)} at the compared "
                 "step, and a domain column averages the same tasks for every run."
             )
+        for task in list(shared):
+            kinds = {(c.cells[task].version, c.cells[task].protocol) for c in columns}
+            if len(kinds) > 1:
+                shared.remove(task)
+                used = ", ".join(
+                    f"{c.run}: version {c.cells[task].version}, {c.cells[task].protocol}" for c in columns
+                )
+                notes.append(
+                    f"{domain_title(domain)} leaves out {task}: the runs were scored differently ({used}), so "
+                    "its column compares different measurements."
+                )
         for c in columns:
             found = c.estimator.aggregate([c.cells[t] for t in shared]) if shared else None
             if found is not None:
