@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sftscope.analysis.curves import CurvePoint, common_block, interval_diff
-from sftscope.analysis.estimator import Diff
 from sftscope.analysis.metrics import Z95, wilson_ci
 from sftscope.data.markers import MARKERS, count_markers
 from sftscope.records import SampleRecord
@@ -56,9 +55,7 @@ class BehaviourPoint:
 @dataclass(frozen=True)
 class BehaviourVerdict:
     label: str  # "procedural" | "surface verbosity" | "inconclusive"
-    reason: str
-    accuracy_change: Diff | None = None
-    length_change: Diff | None = None
+    reason: str  # the rule that fired, with its evidence (changes with 95% intervals)
 
 
 def reasoning_samples(records: Iterable[SampleRecord]) -> list[SampleRecord]:
@@ -161,12 +158,10 @@ def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
     evidence = f"step {base.step} → {last.step}: {acc_text}, {len_text}; markers vs correctness {corr_text}"
     if acc.above and markers_help:
         return BehaviourVerdict(
-            "procedural", f"markers go with correct answers and accuracy rose; {evidence}", acc, length
+            "procedural", f"markers go with correct answers and accuracy rose; {evidence}"
         )
     if length.above and not acc.above:
-        return BehaviourVerdict(
-            "surface verbosity", f"length grew and accuracy did not; {evidence}", acc, length
-        )
+        return BehaviourVerdict("surface verbosity", f"length grew and accuracy did not; {evidence}")
     missing = []
     if not acc.above:
         missing.append("accuracy did not rise significantly")
@@ -174,4 +169,4 @@ def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
         missing.append("markers are not significantly tied to correct answers")
     if not length.above:
         missing.append("length did not grow significantly")
-    return BehaviourVerdict("inconclusive", f"{'; '.join(missing)}; {evidence}", acc, length)
+    return BehaviourVerdict("inconclusive", f"{'; '.join(missing)}; {evidence}")

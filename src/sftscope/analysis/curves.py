@@ -50,7 +50,6 @@ class Curve:
     domain: str
     points: list[CurvePoint]
     compare: Comparer = field(repr=False)
-    run: str = ""
     tasks: tuple[str, ...] = ()
     metric: str = "accuracy"
 
@@ -84,9 +83,7 @@ def task_curve(est: Estimator, keys: Sequence[CellKey]) -> Curve:
 
     first = cells[0]
     points = [as_point(k.step, e) for k, e in present]
-    return Curve(
-        first.key.task, "task", first.domain, points, compare, first.key.run, (first.key.task,), first.metric
-    )
+    return Curve(first.key.task, "task", first.domain, points, compare, (first.key.task,), first.metric)
 
 
 def common_block(presence: Mapping[str, set[int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -116,7 +113,6 @@ def aggregate_curve(
     est: Estimator,
     name: str,
     domain: str,
-    run: str,
     grid: Mapping[str, Mapping[int, CellKey]],
     steps: Sequence[int],
 ) -> Curve:
@@ -133,4 +129,4 @@ def aggregate_curve(
     def compare(i: int, j: int) -> Diff | None:
         return est.paired_aggregate(kept[i], kept[j])
 
-    return Curve(name, "domain", domain, points, compare, run, tasks)
+    return Curve(name, "domain", domain, points, compare, tasks)

@@ -41,9 +41,6 @@ from sftscope.analysis.estimator import Diff
 @dataclass(frozen=True)
 class Dynamics:
     name: str
-    kind: str
-    domain: str
-    run: str
     label: str
     base_step: int
     final_step: int
@@ -127,9 +124,6 @@ def classify(curve: Curve) -> Dynamics:
     base = points[0]
     common = dict(
         name=curve.name,
-        kind=curve.kind,
-        domain=curve.domain,
-        run=curve.run,
         base_step=base.step,
         percent=curve.percent,
     )

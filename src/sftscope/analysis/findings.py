@@ -92,7 +92,7 @@ class Findings:
         return lines
 
 
-def domain_curves(est: Estimator, run: str, grid: Grid) -> tuple[list[Curve], list[str]]:
+def domain_curves(est: Estimator, grid: Grid) -> tuple[list[Curve], list[str]]:
     """One curve per domain over a block of tasks x steps, and notes on what each block leaves out."""
     curves, notes = [], []
     members: dict[str, list[str]] = defaultdict(list)
@@ -120,25 +120,25 @@ def domain_curves(est: Estimator, run: str, grid: Grid) -> tuple[list[Curve], li
             notes.append(
                 f"{title} curve leaves out {steps_text(dropped)}: {', '.join(absent)} not evaluated there."
             )
-        curves.append(aggregate_curve(est, domain, domain, run, {t: grid[t] for t in tasks}, steps))
+        curves.append(aggregate_curve(est, domain, domain, {t: grid[t] for t in tasks}, steps))
     return curves, notes
 
 
-def coverage_notes(est: Estimator, curves: list[Curve], grid: Grid) -> list[str]:
+def coverage_notes(curves: list[Curve]) -> list[str]:
     """Say where a step answered other questions than the curve's first step (changes pair the shared)."""
     notes = []
     for curve in curves:
-        keys = [grid[curve.name][s] for s in curve.steps]
-        base = set(est.cell(keys[0]).qids)
-        for key in keys[1:]:
-            qids = set(est.cell(key).qids)
-            if qids != base:
-                shared = len(qids & base)
-                notes.append(
-                    f"{curve.name}: step {key.step} has {len(qids)} questions, {shared} of them shared with "
-                    f"step {keys[0].step}; its change is paired over those {shared}"
-                    + (" (none: no change is claimed)." if not shared else ".")
-                )
+        base = curve.points[0]
+        for j, point in enumerate(curve.points[1:], 1):
+            found = curve.diff(0, j)
+            shared = 0 if found is None else found.n
+            if shared == base.n == point.n:
+                continue
+            notes.append(
+                f"{curve.name}: step {point.step} has {point.n} questions, {shared} of them shared with "
+                f"step {base.step}; its change is paired over those {shared}"
+                + (" (none: no change is claimed)." if not shared else ".")
+            )
     return notes
 
 
@@ -153,7 +153,7 @@ def analyse_run(records: list[SampleRecord], run: str, n_boot: int = N_BOOT, see
         grid[key.task][key.step] = key
     grid = dict(grid)
     task_list = [task_curve(est, list(by_step.values())) for by_step in grid.values()]
-    domain_list, notes = domain_curves(est, run, grid)
+    domain_list, notes = domain_curves(est, grid)
     domains = [(c, classify(c)) for c in domain_list]
     tasks = [(c, classify(c)) for c in task_list]
     tasks.sort(key=lambda cd: (domain_order(cd[0].domain), cd[0].domain, cd[0].name))
@@ -167,10 +167,10 @@ def analyse_run(records: list[SampleRecord], run: str, n_boot: int = N_BOOT, see
         tasks=tasks,
         behaviour=behaviour,
         behaviour_verdict=classify_behaviour(behaviour),
-        tradeoff=tradeoff(est, run, grid),
+        tradeoff=tradeoff(est, grid),
         credit=thinking_credit(chosen.same_version, est.weights),
         task_versions=chosen.versions,
         task_protocols=chosen.protocols,
         n_samples=len(chosen.records),
-        notes=chosen.notes + notes + coverage_notes(est, task_list, grid),
+        notes=chosen.notes + notes + coverage_notes(task_list),
     )

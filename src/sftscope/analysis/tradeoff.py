@@ -38,7 +38,6 @@ class TradeoffPoint:
 @dataclass
 class Tradeoff:
     label: str  # what the safety axis measures, e.g. "attack success rate (judge)"
-    metric: str
     tasks: tuple[str, ...]
     points: list[TradeoffPoint]
     levels: list[CurvePoint]  # the safety measure at every step, base included, shown orientation
@@ -48,22 +47,19 @@ def flipped(p: CurvePoint) -> CurvePoint:
     return CurvePoint(p.step, 1 - p.mean, 1 - p.hi, 1 - p.lo, p.n)
 
 
-def block_curve(
-    est: Estimator, name: str, run: str, grid: Mapping[str, Mapping[int, CellKey]]
-) -> Curve | None:
+def block_curve(est: Estimator, name: str, grid: Mapping[str, Mapping[int, CellKey]]) -> Curve | None:
     if not grid:
         return None
     tasks, steps = common_block({t: set(by_step) for t, by_step in grid.items()})
-    return aggregate_curve(est, name, name, run, {t: grid[t] for t in tasks}, steps)
+    return aggregate_curve(est, name, name, {t: grid[t] for t in tasks}, steps)
 
 
-def tradeoff(est: Estimator, run: str, grid: Mapping[str, Mapping[int, CellKey]]) -> Tradeoff | None:
+def tradeoff(est: Estimator, grid: Mapping[str, Mapping[int, CellKey]]) -> Tradeoff | None:
     """`grid`: task -> step -> the run's chosen cell of that task at that step."""
     first = {t: est.cell(next(iter(by_step.values()))) for t, by_step in grid.items()}
     reasoning = block_curve(
         est,
         "reasoning",
-        run,
         {t: grid[t] for t, c in first.items() if c.domain in REASONING and is_proportion(c.metric)},
     )
     options = [
@@ -82,7 +78,7 @@ def tradeoff(est: Estimator, run: str, grid: Mapping[str, Mapping[int, CellKey]]
     if found is None:
         return None
     metric, label, chosen = found
-    safety = block_curve(est, "safety", run, chosen)
+    safety = block_curve(est, "safety", chosen)
     if reasoning is None or safety is None or not reasoning.points or not safety.points:
         return None
     if reasoning.points[0].step != safety.points[0].step:
@@ -100,4 +96,4 @@ def tradeoff(est: Estimator, run: str, grid: Mapping[str, Mapping[int, CellKey]]
         if flip:
             s = Diff(-s.delta, -s.hi, -s.lo, s.n)
         points.append(TradeoffPoint(step, r, s))
-    return Tradeoff(label, metric, safety.tasks, points, levels) if points else None
+    return Tradeoff(label, safety.tasks, points, levels) if points else None

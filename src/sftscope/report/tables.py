@@ -133,7 +133,7 @@ def score_table(findings: Findings) -> tuple[list[str], list[list[str]]]:
     for curve, _ in findings.domains:
         by_step = {p.step: p for p in curve.points}
         cells = [point_text(by_step[s]) if s in by_step else "–" for s in findings.steps]
-        tasks = ", ".join(curve.tasks)
+        tasks = "mean of " + ", ".join(curve.tasks)
         rows.append(
             [f"{domain_title(curve.domain)} (mean)", domain_title(curve.domain), "", "", tasks, *cells, ""]
         )
