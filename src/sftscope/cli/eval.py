@@ -191,21 +191,17 @@ def score_command(args: argparse.Namespace) -> int:
 
 
 def rescore_command(args: argparse.Namespace) -> int:
-    import os
-
     from sftscope.eval.scoring import rescore
     from sftscope.store.db import Store
 
     db = Path(args.db)
     if not db.is_file():
         raise InputError(f"{args.db}: results DB not found")
-    readonly = not os.access(db, os.W_OK) or not os.access(db.parent, os.W_OK)
     ctx = scoring_context(args)
     paths = parse_pairs(args.data_path, "--data-path", "hexphi=./HEx-PHI")
-    with Store(db, readonly=readonly) as store:
-        results = rescore(
-            store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx
-        )
+    with Store.for_reading(db) as store:
+        readonly = store.readonly
+        results = rescore(store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx)
     for r in results:
         into = r.protocol if r.protocol == r.from_protocol else f"{r.from_protocol} -> {r.protocol}"
         print(f"{r.task:<18} {into:<16} rescored {r.rows:>6}  changed {r.changed:>5}  errors {r.errors:>4}")

@@ -69,7 +69,7 @@ def choose_run(store: Store, db: Path, run_dir: RunDir | None, run: str | None) 
 def load_run(source: str | Path, db: str | Path | None = None, run: str | None = None) -> RunSource:
     """The records and metadata of one run; an InputError when there is nothing to report."""
     path, run_dir = locate_db(source, db)
-    with Store(path) as store:
+    with Store.for_reading(path) as store:
         name = choose_run(store, path, run_dir, run)
         records = store.samples(run=name)
         info = store.run_info(name) or {}
