@@ -40,6 +40,11 @@ BAD_FILES = {
         line({**ROW, "numbers": [1, 2**64]}).encode(),
         ["field 'numbers[1]'", "18446744073709551616", "64 bits"],
     ),
+    "over_int64_then_bad_syntax": (
+        "a.jsonl",
+        line({**ROW, "x": 2**64}).replace("}", ', "y": }').encode(),
+        ["line 1", "invalid JSON"],
+    ),
     "lone_surrogate": (
         "a.jsonl",
         (line(ROW) + line({**ROW, "response": "@"}).replace('"@"', '"x\\udc80"')).encode(),

@@ -81,22 +81,17 @@ _LENIENT = json.JSONDecoder(object_pairs_hook=_lenient_pairs, parse_int=_lenient
 
 def decode(text: str, where: str) -> Any:
     """Parse one JSON value; `where` ("FILE: line N") starts every error message."""
-    try:
-        value = _STRICT.decode(text)
-    except json.JSONDecodeError as exc:
-        at = f"line {exc.lineno}, column {exc.colno}" if "\n" in text.strip() else f"column {exc.colno}"
-        raise InputError(f"{where}: invalid JSON ({exc.msg} at {at})") from None
-    except _Refused:
-        value = _LENIENT.decode(text)
+    value = _parse(_STRICT, text, where)
+    if isinstance(value, _Refusal):
+        # A hook refused a value: decode again, keeping markers in its place, to name the field.
+        value = _parse(_LENIENT, text, where)
         parts = find(value, lambda v: isinstance(v, (_Big, _Duplicate)))
         leaf = _at(value, parts)
         if isinstance(leaf, _Duplicate):
             problem = f"key '{leaf.key}' appears twice in one object (keep one of them)"
         else:
             problem = f"integer {_short(leaf.digits)} does not fit in 64 bits (store it as a string)"
-        raise InputError(f"{where}: {describe(value, parts)}{problem}") from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply to read (flatten the value)") from None
+        raise InputError(f"{where}: {describe(value, parts)}{problem}")
     if _SURROGATE_ESCAPE.search(text):  # only a \\u escape can put a surrogate in text decoded from UTF-8
         parts = find(value, _lone_surrogate)
         if parts is not None:
@@ -105,6 +100,22 @@ def decode(text: str, where: str) -> Any:
                 "text (fix the string's escapes)"
             )
     return value
+
+
+class _Refusal:
+    """What `_parse` returns when a strict hook refused a value."""
+
+
+def _parse(decoder: json.JSONDecoder, text: str, where: str) -> Any:
+    try:
+        return decoder.decode(text)
+    except _Refused:
+        return _Refusal()
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}, column {exc.colno}" if "\n" in text.strip() else f"column {exc.colno}"
+        raise InputError(f"{where}: invalid JSON ({exc.msg} at {at})") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply to read (flatten the value)") from None
 
 
 def not_finite(value: Any) -> bool:
