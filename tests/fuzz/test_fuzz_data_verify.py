@@ -34,7 +34,7 @@ NUMBERS = st.lists(st.integers(1, 12), min_size=2, max_size=4) | st.sampled_from
     [[3, float("nan")], [3.0, 5.0], "3,5", [], [True, 2], None]
 )
 TARGETS = st.integers(-3, 40) | st.sampled_from(
-    ["three", "8", float("nan"), float("inf"), 8.0, 8.5, True, None, 2**40]
+    ["three", "8", " 8 ", "²", "+-5", "٨", float("nan"), float("inf"), 8.0, 8.5, True, None, 2**40]
 )
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
 

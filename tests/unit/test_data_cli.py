@@ -280,7 +280,13 @@ COUNTDOWN = {"numbers": [3, 5], "response": "3+5=8 \\boxed{3+5}", "answer": "8"}
 
 @pytest.mark.parametrize(
     ("target", "needle"),
-    [("three", "field 'target': expected an integer, got 'three'"), (None, None), (8.5, "got 8.5")],
+    [
+        ("three", "field 'target': expected an integer, got 'three'"),
+        (None, None),
+        (8.5, "got 8.5"),
+        ("²", "got '²'"),  # str.isdigit() is true for it, int() refuses it
+        ("+-5", "got '+-5'"),
+    ],
 )
 def test_countdown_target_that_is_not_an_integer_is_an_error(tmp_path, capsys, target, needle):
     path = tmp_path / "cd.jsonl"

@@ -10,6 +10,7 @@ NaN, inf), is malformed data, not a wrong answer: an `InputError` naming the row
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ def is_countdown(row: SFTRow) -> bool:
     return "numbers" in row.extra and "target" in row.extra and row.extra["target"] is not None
 
 
+_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+
+
 def _integer(value: object) -> int | None:
     """An int from an int, an integral float (Parquet doubles) or a string of digits; else None."""
     if isinstance(value, bool):
@@ -58,7 +62,7 @@ def _integer(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():  # False for NaN and inf
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value) <= 20:
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return int(value)
     return None
 
