@@ -3,9 +3,10 @@
 `atomic_path`/`atomic_open` write a temporary file next to the target, fsync it, then rename it over the
 target: a crash mid-write leaves the old file (or nothing), never a truncated one, and an input is never
 overwritten in place. Three cases are not a plain rename:
-- An existing FIFO or character device (`/dev/null`, `/dev/stdout` on a terminal or a pipe) is written
-  directly. A rename would swap the device node for a regular file (as root, `/dev/null` itself).
-  Block devices, sockets and directories are refused.
+- An existing FIFO or character device (`/dev/null`, `/dev/stdout` on a terminal or a pipe), and anything
+  under /dev or /proc (`/dev/stdout` redirected to a file), is written directly. A rename would swap the
+  device node for a regular file (as root, `/dev/null` itself). Block devices, sockets and directories are
+  refused.
 - A symlink to a regular file keeps its link: the file it points to is the one replaced.
 - A new file gets `0o666 & ~umask`, as `open()` would give it; a replaced file keeps its mode.
 Every OSError while writing (read-only file system, full disk, a parent path that is a file, no permission)
@@ -25,6 +26,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -80,8 +82,17 @@ def _existing(target: Path) -> os.stat_result | None:
         raise write_error(target, exc) from None
 
 
+_SYSTEM_DIRS = ("/dev/", "/proc/")
+
+
 def _direct(target: Path, info: os.stat_result | None) -> bool:
     """True when `target` must be written in place (FIFO, character device); refuses what cannot be."""
+    if str(target.absolute()).startswith(_SYSTEM_DIRS):
+        # /dev/stdout may point at a regular file (a shell redirect): write through it; never rename in /dev.
+        if info is None:
+            raise InputError(f"{target}: no such device; write to a file, or to /dev/stdout")
+        if stat.S_ISREG(info.st_mode):
+            return True
     if info is None or stat.S_ISREG(info.st_mode):
         return False
     if stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode):
@@ -113,11 +124,18 @@ def _create_temp(target: Path, mode: int | None) -> Path:
 @contextlib.contextmanager
 def atomic_path(target: PathLike) -> Iterator[Path]:
     """Yield a path to write; on success it becomes `target` (see the module docstring for special files)."""
+    with _writing(target) as (path, _):
+        yield path
+
+
+@contextlib.contextmanager
+def _writing(target: PathLike) -> Iterator[tuple[Path, bool]]:
+    """(path to write, whether it is the target itself, written in place)."""
     target = Path(target)
     info = _existing(target)
     if _direct(target, info):
         try:
-            yield target
+            yield target, True
         except OSError as exc:
             raise write_error(target, exc) from None
         return
@@ -135,7 +153,7 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
         raise write_error(target, exc) from None
     try:
         try:
-            yield tmp
+            yield tmp, False
         except OSError as exc:
             if exc.filename not in (None, str(tmp), tmp):
                 raise  # an error about some other file (an input read inside the block): not ours to rename
@@ -153,11 +171,34 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_open(target: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file for writing; it replaces `target` only if the block finishes without error."""
-    with atomic_path(target) as tmp:
+    """Open a temporary file for writing; it replaces `target` only if the block finishes without error.
+
+    A target written in place is appended to (the same as writing for a pipe or a device); `/dev/stdout`,
+    `/dev/stderr` and `/dev/fd/N` are written through the process's own descriptor, so that output
+    redirected to a file keeps what was printed before and after."""
+    with _writing(target) as (path, in_place):
         kwargs = {} if "b" in mode else {"encoding": encoding}
-        with open(tmp, mode, **kwargs) as handle:
+        fd = _stream_fd(path) if in_place else None
+        if fd is not None:  # share the descriptor's offset with print(), so neither overwrites the other
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with os.fdopen(os.dup(fd), mode.replace("w", "a"), **kwargs) as handle:
+                yield handle
+            return
+        with open(path, mode.replace("w", "a") if in_place else mode, **kwargs) as handle:
             yield handle
+
+
+_STREAM = re.compile(r"/dev/(stdout|stderr)|/dev/fd/(\d+)|/proc/self/fd/(\d+)")
+
+
+def _stream_fd(path: Path) -> int | None:
+    """The descriptor that `/dev/stdout`, `/dev/stderr` or `/dev/fd/N` names, else None."""
+    found = _STREAM.fullmatch(str(path))
+    if found is None:
+        return None
+    name, *numbers = found.groups()
+    return {"stdout": 1, "stderr": 2}[name] if name else int(next(n for n in numbers if n))
 
 
 def write_json(target: PathLike, payload: Any) -> None:

@@ -172,3 +172,22 @@ def test_check_outputs_allows_distinct_paths_devices_and_hub_ids(tmp_path):
     )
     null = _mknod_char(tmp_path / "null", 1, 3)
     check_outputs({"input": tmp_path / "in.jsonl"}, {"--rejected": null, "--report": null})
+
+
+def test_dev_stdout_redirected_to_a_file_is_written_through(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.txt"
+    out.write_text("")
+    inode = out.stat().st_ino
+    code = (
+        "from sftscope.atomic import write_json; print('before', flush=True); write_json('/dev/stdout', [1]); "
+        "print('after')"
+    )
+    with open(out, "w") as handle:
+        subprocess.run([sys.executable, "-c", code], stdout=handle, check=True)
+    # The redirect's own file, written in place and appended to (a rename would swap in a new inode the shell
+    # never sees; truncating would cut what the process printed before).
+    assert out.stat().st_ino == inode and out.read_text().split() == ["before", "[", "1", "]", "after"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

@@ -22,7 +22,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sftscope.atomic import atomic_path
+from sftscope.atomic import atomic_open, atomic_path
 from sftscope.data import jsontext
 from sftscope.data.reader import read_records
 from sftscope.errors import InputError, row_error
@@ -147,7 +147,7 @@ def write_rows(rows: list[SFTRow], path: str | os.PathLike) -> Path:
         text = "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
     else:
         text = "".join(line + "\n" for line in lines)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         handle.write(text)
     return path
 
@@ -162,11 +162,12 @@ def _output_suffix(path: Path) -> str:
 
 
 def _is_stream(path: Path) -> bool:
+    """A FIFO, a device or anything under /dev (`/dev/stdout`, even when redirected to a file)."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or str(path.absolute()).startswith("/dev/")
 
 
 def check_writable(rows: list[SFTRow], path: str | os.PathLike) -> None:
