@@ -7,7 +7,8 @@ Sources, each returned as a list of plain dicts (one per row, before any renamin
 - A directory: a `datasets.save_to_disk` folder, or a tree of the files above (shards), read in path order.
   Hidden files and folders (`.cache/`, `.git/`) and `datasets` metadata files are skipped. With a split,
   only files whose path names it as a whole word are read (`train-00000-of-00002.parquet`, `train/0.jsonl`,
-  `math_train.jsonl`; not `pretrain.jsonl`), as Hugging Face's data-file patterns do. A folder whose files
+  `math_train.jsonl`; not `pretrain.jsonl`), as Hugging Face's data-file patterns do (matched here rather
+  than with `datasets.data_files`, which would import `datasets` for a plain folder). A folder whose files
   name no split at all is read whole; one that names other splits only is an error listing them.
 - `hf:<id or path>`, or a hub id (`sftscope.config.is_hub_id`): `datasets.load_dataset`.
 
