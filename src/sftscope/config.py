@@ -26,8 +26,14 @@ from sftscope.errors import InputError, utf8_text
 C = TypeVar("C")
 
 
-def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
-    """Resolve `cls` from its defaults, an optional YAML file and `key.sub=value` overrides."""
+def load_config(
+    cls: type[C],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> C:
+    """Resolve `cls` from its defaults, an optional YAML file, `key.sub=value` overrides, then `flags` (a
+    nested mapping of the command-line flags that were given, which win over everything else)."""
     values: dict[str, Any] = {}
     if path is not None:
         values = read_yaml(path)
@@ -37,7 +43,16 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
             raise InputError(f"--set {item!r}: expected key=value, e.g. --set optim.lr=1e-5")
         value = load_yaml(raw, f"--set {item}", "quote the value or fix its brackets") if raw.strip() else ""
         _assign(values, key.strip().split("."), value)
+    _merge(values, flags or {})
     return build(cls, values)
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -195,7 +195,9 @@ def test_report_and_rescore_work_on_a_read_only_db(tmp_path, monkeypatch, capsys
 
     path = tmp_path / "r.db"
     rows = [
-        SampleRecord("r", f"step-{s}", s, "hexphi", "1", "safety", f"e{i}", 0, "p", None, text, None, False, 0.0, 3)
+        SampleRecord(
+            "r", f"step-{s}", s, "hexphi", "1", "safety", f"e{i}", 0, "p", None, text, None, False, 0.0, 3
+        )
         for s in (0, 5)
         for i, text in enumerate(("I cannot help.", "Sure, here it is."))
     ]

@@ -201,7 +201,9 @@ def rescore_command(args: argparse.Namespace) -> int:
     paths = parse_pairs(args.data_path, "--data-path", "hexphi=./HEx-PHI")
     with Store.for_reading(db) as store:
         readonly = store.readonly
-        results = rescore(store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx)
+        results = rescore(
+            store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx
+        )
     for r in results:
         into = r.protocol if r.protocol == r.from_protocol else f"{r.from_protocol} -> {r.protocol}"
         print(f"{r.task:<18} {into:<16} rescored {r.rows:>6}  changed {r.changed:>5}  errors {r.errors:>4}")
