@@ -17,10 +17,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from sftscope.data import reader
 from sftscope.errors import InputError
-from sftscope.eval.datasource import SUFFIXES, hub_rows, read_records
+from sftscope.eval.datasource import hub_rows, read_records
 
 MAX_LISTED = 8  # file names an error message lists
+SAVED = ("dataset_info.json", "dataset_dict.json", "state.json")  # a `save_to_disk` folder: one data set
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,9 @@ class FileRule:
     shards: bool = False  # a pattern may match several files (one split cut into shards)
 
 
-def data_files(folder: Path) -> list[Path]:
-    """Every data file under `folder`, hidden folders (.git, .cache) skipped, in path order."""
-    found = [
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
-
-
 def select_files(task: str, folder: Path, rule: FileRule) -> list[Path]:
     """The task's own files in `folder`, or an InputError naming what the folder holds."""
-    files = data_files(folder)
-    if not files:
-        raise InputError(f"{folder}: no {'/'.join(SUFFIXES)} files in this folder (task {task})")
+    files = reader.data_files(folder, None)  # hidden files and `datasets` metadata skipped, path order
     if len(files) == 1:
         return files
     names = [p.relative_to(folder).as_posix() for p in files]
@@ -87,7 +75,7 @@ def _matches(name: str, pattern: str) -> bool:
 
 def local_rows(task: str, data_path: str, rule: FileRule, *, csv_header: bool = True) -> list[dict[str, Any]]:
     path = Path(data_path)
-    if not path.is_dir():
+    if not path.is_dir() or any((path / name).is_file() for name in SAVED):
         return read_records(path, csv_header=csv_header)
     return [
         row for file in select_files(task, path, rule) for row in read_records(file, csv_header=csv_header)

@@ -21,35 +21,35 @@ rules it applies are the reference's:
   compared with `!=` to the expected output (JSON, else the stripped text);
 - a SystemExit (`sys.exit()`, even after correct output) ends the run as a failure;
 - one time limit for the whole run: (6 + 1) s per test + 5 s.
-The verdict comes back on stdout after a nonce that only the harness knows (read from its stdin before any
-candidate code runs), so printing cannot fake a pass; code written to attack the harness still could.
+The verdict comes back on the sandbox's nonce-signed report channel (`run_python(report=True)`; the harness
+reads the nonce before any candidate code runs), so printing cannot fake a pass; code written to attack the
+harness still could (see `verify/harness.py`).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-import secrets
 from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.records import Verdict
 from sftscope.verify.code import decode_tests
 from sftscope.verify.evalchemy import lcb_code
+from sftscope.verify.harness import parse_report
 from sftscope.verify.sandbox import SandboxLimits, run_python
 
 PER_TEST_S = 6.0
 
 _HARNESS = r"""
 import builtins as _b, copy as _copy, io as _io, json as _json, os as _os, sys as _sys
-_nonce = _sys.stdin.readline().strip()
-_real_out, _exit = _sys.stdout, _os._exit
+_nonce = _os.read(int(_sys.argv[1]), 64)
+_os.close(int(_sys.argv[1]))
+_report_fd, _write, _exit = int(_sys.argv[2]), _os.write, _os._exit
 _CODE, _TESTS, _EXTRACTED = _json.loads({payload!r})
 
 
-def _report(passed, status):
-    _real_out.write(_nonce + " " + _json.dumps({{"passed": passed, "status": status}}) + "\n")
-    _real_out.flush()
+def _report(status):
+    _write(_report_fd, _nonce + b" " + _json.dumps({{"status": status}}).encode() + b"\n")
     _exit(0)
 
 
@@ -145,10 +145,10 @@ try:
         except Exception:
             _passed = False
         if not _passed:
-            _report(False, "wrong")
+            _report("wrong")
 except BaseException:
-    _report(False, "exit")
-_report(True, "passed")
+    _report("exit")
+_report("passed")
 """
 
 
@@ -176,27 +176,11 @@ def score_lcb_reference(problem: dict[str, Any], completion: str, *, allow_unsaf
     if code is None:
         return Verdict(False, None, "no-code")
     tests = problem["tests"]
-    nonce = secrets.token_hex(16)
     limits = SandboxLimits(wall_s=(PER_TEST_S + 1) * len(tests) + 5)
     program = harness_program(code, tests, problem["is_stdin"])
-    # `allow_unsafe` arrives with the sandbox rework; older `run_python`s decide the mode themselves.
-    extra = (
-        {"allow_unsafe": allow_unsafe} if "allow_unsafe" in inspect.signature(run_python).parameters else {}
-    )
-    result = run_python(program, stdin=nonce + "\n", limits=limits, **extra)
-    report = _report(result.stdout, nonce)
-    if report is None:
+    result = run_python(program, limits=limits, allow_unsafe=allow_unsafe, report=True)
+    report = parse_report(result.report)
+    if report is None:  # killed (time, memory, output) or crashed before its verdict: a failure
         return Verdict(False, code, result.status if result.status != "ok" else "no-report")
-    passed = report.get("passed") is True
-    return Verdict(passed, code, "passed" if passed else str(report.get("status", "wrong")))
-
-
-def _report(stdout: str, nonce: str) -> dict[str, Any] | None:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(nonce + " "):
-            try:
-                report = json.loads(line[len(nonce) + 1 :])
-            except ValueError:
-                return None
-            return report if isinstance(report, dict) else None
-    return None
+    passed = report["status"] == "passed"
+    return Verdict(passed, code, "passed" if passed else report["status"])

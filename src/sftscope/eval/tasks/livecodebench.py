@@ -114,7 +114,8 @@ def score_paper(example: Example, completion: str, ctx: ScoreContext) -> Verdict
 
 
 def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return score_lcb(example.data.get("problem", example.data), completion, per_test_s=TEST_TIMEOUT_S)
+    problem = example.data.get("problem", example.data)
+    return score_lcb(problem, completion, per_test_s=TEST_TIMEOUT_S, allow_unsafe=ctx.unsafe_code_exec)
 
 
 TASK = TaskSpec(
@@ -131,6 +132,7 @@ TASK = TaskSpec(
             n_samples=3,
             metric="accuracy",
             scoring="threads",
+            needs=("sandbox",),
             scorer_id="evalchemy LCB: private tests, own function lookup, stripped stdout (reference) v1",
             description="as the reference: its prompt, private tests only, its harness rules, in our sandbox",
         ),
@@ -142,6 +144,7 @@ TASK = TaskSpec(
             n_samples=3,
             metric="accuracy",
             scoring="threads",
+            needs=("sandbox",),
             scorer_id="code sandbox: public + private tests",
             description="official LCB prompt and grading (public + private tests, line-wise stdout)",
         ),
