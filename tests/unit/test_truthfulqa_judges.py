@@ -108,3 +108,32 @@ def test_one_judge_alone_or_none_is_a_clear_error(servers, tokenizer_dir):
     spec = TASKS["truthfulqa"]
     with pytest.raises(InputError, match="--truth-judge MODEL and --info-judge MODEL"):
         SampleScorer(spec, spec.protocol("paper"), build_context())
+
+
+def test_flags_reach_the_eval_config_and_its_score_context(servers, tokenizer_dir):
+    import argparse
+
+    from sftscope.cli.evalopts import add_eval_options, eval_values, resolve
+    from sftscope.eval.config import EvalConfig
+
+    truth, info = servers
+    parser = argparse.ArgumentParser()
+    add_eval_options(parser, default_db="results.db")
+    flags = ["--suite", "general", "--truth-judge", tokenizer_dir, "--truth-judge-base-url", truth.url]
+    flags += [
+        "--info-judge",
+        tokenizer_dir,
+        "--info-judge-base-url",
+        info.url,
+        "--reward-model-dtype",
+        "float32",
+    ]
+    args = parser.parse_args(flags)
+    cfg = resolve(EvalConfig, args, eval_values(args))
+    assert (cfg.truth_judge_base_url, cfg.info_judge_base_url, cfg.reward_model_dtype) == (
+        truth.url,
+        info.url,
+        "float32",
+    )
+    judges = cfg.score_context().truthfulqa_judges
+    assert judges.truth.base_url == truth.url and judges.info.suffix == "Helpful:"
