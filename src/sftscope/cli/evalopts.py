@@ -7,6 +7,7 @@ then the flags given on the command line (a flag left out changes nothing).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from sftscope.errors import InputError
@@ -38,6 +39,7 @@ FLAG_KEYS = {
     "tensor_parallel_size": "backend_options.tensor_parallel_size",
     "max_model_len": "backend_options.max_model_len",
     "data_parallel": "backend_options.data_parallel",
+    "gpu_memory_utilization": "backend_options.gpu_memory_utilization",
 }
 
 
@@ -76,8 +78,22 @@ def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> Non
     backend.add_argument("--retries", type=int, help="openai: tries per request (default: 4)")
     backend.add_argument("--timeout", type=float, help="openai: seconds per request (default: 600)")
     backend.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per engine (default: 1)")
-    backend.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
-    backend.add_argument("--data-parallel", type=int, help="vllm: engines on as many GPUs (default: 1)")
+    backend.add_argument(
+        "--gpu-memory-utilization", type=float, help="vllm: share of GPU memory to use (default: 0.9)"
+    )
+    backend.add_argument(
+        "--max-model-len",
+        type=int,
+        help="hf, vllm: context length (default: the model's); a sample generates at most this minus its "
+        "prompt's tokens, and that budget is stored with it",
+    )
+    backend.add_argument(
+        "--data-parallel",
+        type=int,
+        metavar="N",
+        help="hf, vllm: N engines in N processes, each on its own GPU(s) (hf on CPU: its own process), "
+        "sharing the examples and the results DB (default: 1)",
+    )
     backend.add_argument(
         "--backend-opt",
         action="append",
@@ -89,6 +105,14 @@ def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> Non
     where = parser.add_argument_group("results")
     where.add_argument("--db", help=f"SQLite results file (default: {default_db})")
     where.add_argument("--run", help="run name stored with every sample")
+    plan = parser.add_argument_group("dry run")
+    plan.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load no model: print per task the examples, samples, max new tokens and an upper bound on "
+        "the tokens to generate, then exit",
+    )
+    plan.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object instead")
     config = parser.add_argument_group("config")
     config.add_argument("--config", metavar="FILE", help="YAML file of EvalConfig keys (flags override it)")
     config.add_argument(
@@ -194,3 +218,18 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             _merge(into[key], value)
         else:
             into[key] = value
+
+
+def check_json_flag(args: argparse.Namespace) -> None:
+    if args.json and not args.dry_run:
+        raise InputError("--json goes with --dry-run (a run prints its table; the DB holds every sample)")
+
+
+def report_plan_notes(plans: list, *, errors: bool) -> None:
+    """The dry run's warnings (and, when the table did not show them, its errors) on stderr."""
+    for plan in plans:
+        if plan.warning:
+            print(f"warning: {plan.warning}", file=sys.stderr)
+        if errors and plan.error:
+            named = plan.error if plan.task in plan.error else f"task {plan.task}: {plan.error}"
+            print(f"error: {named}", file=sys.stderr)

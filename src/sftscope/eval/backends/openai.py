@@ -42,6 +42,11 @@ class OpenAIBackend:
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip(
             "/"
         )
+        if not self.base_url.startswith(("http://", "https://")):
+            raise InputError(
+                f"openai backend: server URL {self.base_url!r} is not an http(s):// URL "
+                "(--base-url, or $OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1"
+            )
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         if concurrency < 1 or retries < 1:
             raise InputError("openai backend: concurrency and retries must be >= 1")
@@ -104,8 +109,8 @@ class OpenAIBackend:
         for attempt in range(self.retries):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
+                request = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as exc:
@@ -119,6 +124,10 @@ class OpenAIBackend:
                 last = str(getattr(exc, "reason", exc)) or type(exc).__name__
             except json.JSONDecodeError as exc:
                 last = f"reply is not JSON ({exc.msg})"
+            except UnicodeDecodeError:
+                last = "reply is not UTF-8"
+            except ValueError as exc:  # a URL that urllib cannot even send to (bad port, bad host)
+                raise InputError(f"{url}: not a usable server URL ({exc}); check --base-url") from None
         raise InputError(
             f"{url}: OpenAI-compatible server unreachable after {self.retries} tries ({last}); "
             "check --base-url and that the server is running"
