@@ -28,6 +28,7 @@ from sftscope.eval.spec import TaskSpec
 from sftscope.records import CheckpointRef
 
 POLL_SECONDS = 0.5
+START_METHOD = "spawn"  # tests that patch the process's registries in place use "fork"
 
 
 def worker_devices(cfg: EvalConfig, visible: str | None = None) -> list[str | None]:
@@ -65,12 +66,11 @@ def evaluate_data_parallel(
     *,
     model_id: str = "",
     progress: Progress | None = None,
-    start_method: str = "spawn",
 ) -> EvalSummary:
     """Evaluate `tasks` for checkpoint `ref` with `cfg.backend_options.data_parallel` worker processes."""
     n = cfg.backend_options.data_parallel
     devices = worker_devices(cfg)
-    ctx = multiprocessing.get_context(start_method)
+    ctx = multiprocessing.get_context(START_METHOD)
     messages = ctx.Queue()
     names = [t.name for t in tasks]
     workers = [

@@ -15,6 +15,7 @@ as vLLM documents for releasing an `LLM`; the sweep calls it before loading the 
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
 
 from sftscope.errors import InputError
@@ -139,7 +140,6 @@ class VLLMBackend:
         destroy_model_parallel()
         destroy_distributed_environment()
         gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
+        torch = sys.modules.get("torch")  # vLLM imported it; when nothing did, no CUDA memory is held here
+        if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
