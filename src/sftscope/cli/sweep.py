@@ -55,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --watch: stop after this many seconds without a new checkpoint (default: 1800); it also "
         "stops once training has finished",
     )
-    add_eval_options(p, default_db="RUN_DIR/sftscope.db, ./sftscope.db for a hub id")
+    add_eval_options(
+        p,
+        default_db="RUN_DIR/sftscope.db, ./sftscope.db for a hub id",
+        json_shape="per task and per checkpoint, as shown above",
+    )
     p.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     p.set_defaults(handler=handle)
 
