@@ -43,7 +43,21 @@ class Refusing:
         return {"backend": self.name}
 
 
-def test_a_failing_worker_stops_the_run_with_its_message(tmp_path, monkeypatch):
+class Dying(Refusing):
+    def generate(self, prompts, params, seeds=None):
+        import os
+
+        os._exit(9)  # killed: out of memory, a signal
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        (Refusing, r"data-parallel worker [01]: the server said no"),
+        (Dying, r"worker [01] died \(exit code 9\)"),
+    ],
+)
+def test_a_failing_worker_stops_the_run_with_its_message(backend, message, tmp_path, monkeypatch):
     task = TaskSpec(
         name="fake_dp",
         domain="in_domain",
@@ -59,10 +73,10 @@ def test_a_failing_worker_stops_the_run_with_its_message(tmp_path, monkeypatch):
         ),
     )
     monkeypatch.setitem(registry.TASKS, "fake_dp", task)
-    monkeypatch.setattr(backends, "make_backend", lambda name, model, **opts: Refusing())
+    monkeypatch.setattr(backends, "make_backend", lambda name, model, **opts: backend())
     monkeypatch.setattr(dataparallel, "START_METHOD", "fork")
     ref = CheckpointRef("r", 0, "m")
-    with pytest.raises(InputError, match=r"data-parallel worker [01]: the server said no"):
+    with pytest.raises(InputError, match=message):
         evaluate_data_parallel("m", [task], tmp_path / "r.db", ref, cfg("hf", device="cpu"))
     with Store(tmp_path / "r.db") as store:
         assert store.samples() == []

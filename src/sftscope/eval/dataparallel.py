@@ -97,16 +97,20 @@ def _collect(workers: list, messages, progress: Progress | None) -> list[EvalSum
     """Wait for every worker's summary, forwarding progress; raise the first worker's error."""
     summaries: dict[int, EvalSummary] = {}
     counts: dict[tuple[int, str], tuple[int, int]] = {}
+    suspects: set[int] = set()  # exited without a result at the last quiet poll
     while len(summaries) < len(workers):
         try:
             kind, k, *payload = messages.get(timeout=POLL_SECONDS)
         except queue.Empty:
             kind, k, payload = "quiet", -1, []
         if kind == "quiet":
-            dead = [k for k, w in enumerate(workers) if k not in summaries and not w.is_alive()]
-            if dead:
-                code = workers[dead[0]].exitcode
-                raise InputError(f"data-parallel worker {dead[0]} died (exit code {code}) without a result")
+            # A worker's last message is in the queue before it exits, so one more quiet poll after its
+            # exit means it died without one (killed, out of memory).
+            dead = {k for k, w in enumerate(workers) if k not in summaries and not w.is_alive()}
+            for k in sorted(dead & suspects):
+                code = workers[k].exitcode
+                raise InputError(f"data-parallel worker {k} died (exit code {code}) without a result")
+            suspects = dead
             continue
         if kind == "progress" and progress is not None:
             task, done, total = payload
