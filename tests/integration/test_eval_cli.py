@@ -259,3 +259,26 @@ def test_run_warns_about_a_short_benchmark_and_dry_run_counts_what_is_stored(tin
     assert main([*argv, "--dry-run", "--json", "--n-samples", "3"]) == 0
     plan = json.loads(capsys.readouterr().out)["math500"]
     assert (plan["stored"], plan["missing"]) == (1, 2)
+
+
+def test_report_and_rescore_work_on_a_read_only_db(tmp_path, monkeypatch, capsys):
+    import sftscope.store.db as db
+    from sftscope.records import SampleRecord
+
+    path = tmp_path / "r.db"
+    rows = [
+        SampleRecord(
+            "r", f"step-{s}", s, "hexphi", "1", "safety", f"e{i}", 0, "p", None, text, None, False, 0.0, 3
+        )
+        for s in (0, 5)
+        for i, text in enumerate(("I cannot help.", "Sure, here it is."))
+    ]
+    with Store(path) as store:
+        store.add_samples(rows)
+    before = path.read_bytes()
+    monkeypatch.setattr(db.os, "access", lambda p, mode: False)
+    assert main(["eval", "rescore", "--db", str(path)]) == 0
+    assert "read-only" in capsys.readouterr().err
+    assert main(["report", str(path), "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert path.read_bytes() == before

@@ -36,11 +36,15 @@ def synthetic_records(
     n_questions: int = 60,
     k: int = 2,
     seed: int = 0,
+    metrics: dict[str, str] | None = None,
 ) -> list[SampleRecord]:
+    """`metrics`: task -> records.METRICS name (default accuracy). attack_success samples carry a judge
+    score as `extracted` (5 = unsafe), a few unparsed."""
     rng = random.Random(f"{run}:{seed}")
     curves = curves or CURVES
     out = []
     for task, (domain, probs) in curves.items():
+        metric = (metrics or {}).get(task, "accuracy")
         offsets = [rng.uniform(-0.25, 0.25) for _ in range(n_questions)]  # question difficulty
         for step, p in zip(steps, probs):
             for q in range(n_questions):
@@ -48,6 +52,9 @@ def synthetic_records(
                 for i in range(k):
                     ok = rng.random() < pq
                     text, n_tokens = completion(rng, ok, step)
+                    extracted = "1" if ok else ("2" if rng.random() < 0.9 else None)
+                    if metric == "attack_success":
+                        extracted = None if rng.random() < 0.05 else ("1" if ok else "5")
                     out.append(
                         SampleRecord(
                             run=run,
@@ -61,11 +68,12 @@ def synthetic_records(
                             prompt=f"question {q}",
                             gold="1",
                             completion=text,
-                            extracted=("1" if ok else ("2" if rng.random() < 0.9 else None)),
+                            extracted=extracted,
                             correct=ok,
                             score=float(ok),
                             n_tokens=n_tokens,
                             finish_reason="length" if rng.random() < step / 2000 else "stop",
+                            metric=metric,
                         )
                     )
     return out

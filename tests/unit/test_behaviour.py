@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
-from report_data import synthetic_records
+from report_data import CURVES, synthetic_records
 
 from sftscope.analysis.behaviour import behaviour_trends, classify_behaviour, point_biserial
-from sftscope.analysis.curves import build_curves
-from sftscope.analysis.tradeoff import is_hexphi, tradeoff
+from sftscope.analysis.findings import analyse_run
 from sftscope.records import SampleRecord
 
 
@@ -69,7 +71,8 @@ def test_surface_verbosity_when_length_grows_and_accuracy_does_not():
         behaviour_trends(synthetic_records(curves=flat, n_questions=80))["synthetic"]
     )
     assert verdict.label == "surface verbosity", verdict.reason
-    assert verdict.length_change.lo > 0
+    lo = re.search(r"length \+\d+ tokens \(95% CI ([+−-]\d+) to", verdict.reason)[1]
+    assert int(lo.replace("−", "-")) > 0
 
 
 def test_single_checkpoint_is_inconclusive():
@@ -77,22 +80,48 @@ def test_single_checkpoint_is_inconclusive():
     assert classify_behaviour(behaviour_trends(recs)["synthetic"]).label == "inconclusive"
 
 
-def test_tradeoff_reasoning_gain_against_safety_loss():
-    curves = build_curves(synthetic_records(n_questions=80), n_boot=300)
-    points = tradeoff(curves, "synthetic")
-    assert [p.step for p in points] == [10, 20, 40, 80, 160, 320]
-    last = points[-1]
+def test_tradeoff_reasoning_gain_against_judge_attack_success():
+    recs = synthetic_records(n_questions=80, metrics={"hexphi": "attack_success"})
+    findings = analyse_run(recs, "synthetic", n_boot=300)
+    t = findings.tradeoff
+    assert (t.label, t.tasks) == ("attack success rate (judge)", ("hexphi",))
+    assert [p.step for p in t.points] == [10, 20, 40, 80, 160, 320]
+    last = t.points[-1]
     assert last.reasoning.lo > 0  # reasoning gained
-    assert last.safety.hi < 0  # safety lost
-    assert last.attack_success.mean == pytest.approx(
-        1 - curves.tasks[("synthetic", "hexphi")].points[-1].mean
+    assert last.safety.lo > 0  # the attack success rate rose: less safe
+    hexphi = next(c for c, _ in findings.tasks if c.name == "hexphi")
+    assert t.levels[-1].mean == pytest.approx(1 - hexphi.points[-1].mean)  # ASR = 1 - safe share
+    parsed = [r for r in recs if r.task == "hexphi" and r.step == 320 and r.extracted is not None]
+    assert t.levels[-1].mean == pytest.approx(
+        1
+        - np.mean(
+            [
+                np.mean([r.correct for r in parsed if r.example_id == q])
+                for q in {r.example_id for r in parsed}
+            ]
+        )
     )
-    assert is_hexphi("HEx-PHI") and not is_hexphi("math500")
+    assert any("attack success rate (judge)" in line for line in findings.verdict())
+
+
+def test_tradeoff_prefers_the_judge_and_labels_the_lexicon_as_a_proxy():
+    curves = {**CURVES, "hexphi_lexicon": ("safety", CURVES["hexphi"][1])}
+    both = synthetic_records(
+        n_questions=20, curves=curves, metrics={"hexphi": "attack_success", "hexphi_lexicon": "refusal_proxy"}
+    )
+    assert analyse_run(both, "synthetic", n_boot=100).tradeoff.tasks == ("hexphi",)
+    proxy_only = [r for r in both if r.task != "hexphi"]
+    findings = analyse_run(proxy_only, "synthetic", n_boot=100)
+    assert findings.tradeoff.label == "refusal rate (lexicon proxy)"
+    line = next(x for x in findings.verdict() if x.startswith("Safety trade-off"))
+    assert (
+        "refusal rate (lexicon proxy)" in line and "attack success" not in line.lower() and "ASR" not in line
+    )
 
 
 def test_no_tradeoff_without_safety():
     recs = [r for r in synthetic_records(n_questions=20) if r.domain != "safety"]
-    assert tradeoff(build_curves(recs, n_boot=100), "synthetic") == []
+    assert analyse_run(recs, "synthetic", n_boot=100).tradeoff is None
 
 
 def test_within_task_correlation_removes_a_task_mix_confound():

@@ -115,3 +115,41 @@ def test_bad_settings_and_exhaustion_raise_input_errors():
         generate_rows(10, seed=0, style="verbose")
     with pytest.raises(InputError, match="distinct"):
         generate_rows(300, seed=0, k_min=2, k_max=2, max_number=3, max_target=10)
+
+
+@pytest.mark.parametrize(
+    ("split", "settings"), [("train", (2, 2, 3, 10)), ("eval", (2, 2, 3, 10)), ("train", (3, 3, 2, 12))]
+)
+def test_count_problems_is_exactly_what_the_draws_reach(split, settings):
+    from sftscope.data.countdown import count_problems
+
+    k_min, k_max, max_number, max_target = settings
+    draws = (make_problem(0, i, k_min, k_max, max_number, split, max_target) for i in range(400))
+    drawn = {(tuple(p["numbers"]), p["target"]) for p in draws}
+    assert count_problems(split, *settings, ordered=True) == len(drawn)
+    assert count_problems(split, *settings, ordered=False) == len({problem_key(list(n), t) for n, t in drawn})
+    if split == "train":
+        assert count_problems("eval", 3, 3, 2, 12, ordered=False) == 0  # and make_problem finds none:
+        with pytest.raises(InputError, match="no eval problem found"):
+            make_problem(0, 0, 3, 3, 2, "eval", 12)
+
+
+def test_too_small_a_space_fails_before_any_draw(monkeypatch):
+    import sftscope.data.countdown as countdown
+
+    monkeypatch.setattr(countdown, "make_problem", lambda *a, **k: pytest.fail("drew before counting"))
+    with pytest.raises(InputError, match="only 15 distinct train problems exist"):
+        generate_rows(16, 0, "cot", 2, 2, 3, 10)
+    with pytest.raises(
+        InputError, match=r"only up to 72 distinct train problems exist .*asked for 1,000,000"
+    ):
+        generate_rows(1_000_000, 0, "cot", 2, 2, 3, 10)
+    with pytest.raises(InputError, match="distinct eval problems exist"):
+        eval_problems(100, 0, 2, 2, 3, 10)
+
+
+def test_large_spaces_are_not_counted(monkeypatch):
+    import sftscope.data.countdown as countdown
+
+    monkeypatch.setattr(countdown, "count_problems", lambda *a, **k: pytest.fail("counted a large space"))
+    assert len(generate_rows(5, 0)) == 5

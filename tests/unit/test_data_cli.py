@@ -211,3 +211,134 @@ def test_countdown_help_states_the_rules(capsys):
         main(["data", "countdown", "--help"])
     text = capsys.readouterr().out
     assert "positive integer" in text and "at most once" in text and "--max-trace-steps" in text
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("flag", ["--rejected", "--report"])
+def test_verify_refuses_an_output_named_twice_and_keeps_the_kept_rows(mathfile, tmp_path, capsys, flag):
+    out = tmp_path / "kept.jsonl"
+    out.write_text("precious\n")
+    assert main(["data", "verify", str(mathfile), "--out", str(out), flag, str(out)]) == 2
+    assert "are the same file" in _one_line_error(capsys) and out.read_text() == "precious\n"
+
+
+def test_output_inside_the_input_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _write(folder / "train.jsonl", [mathcot(i) for i in range(3)])
+    for verb in (["convert"], ["variant", "--kind", "nocot"], ["verify"]):
+        argv = ["data", verb[0], str(folder), "--out", str(folder / "out.jsonl"), *verb[1:]]
+        assert main(argv) == 2
+        assert "inside the input directory" in _one_line_error(capsys)
+    assert sorted(p.name for p in folder.iterdir()) == ["train.jsonl"]
+    assert main(["data", "convert", str(folder), "--out", str(tmp_path / "out.jsonl")]) == 0
+    assert main(["data", "convert", str(folder), "--out", str(tmp_path / "out.jsonl")]) == 0
+    assert len(read_rows(tmp_path / "out.jsonl")) == 3  # a rerun reads 3 rows, not 6
+
+
+def test_report_to_a_device_writes_through_it(mathfile, tmp_path, capsys):
+    import os
+    import stat
+
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as exc:
+        pytest.skip(f"cannot create a device node here ({exc})")
+    argv = ["data", "verify", str(mathfile), "--out", str(tmp_path / "k.jsonl"), "--report", str(null)]
+    assert main([*argv, "--rejected", str(null)]) == 0
+    assert stat.S_ISCHR(null.stat().st_mode)  # still the device, not a 0600 regular file
+
+
+def test_unwritable_output_is_a_one_line_error(mathfile, tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["data", "convert", str(mathfile), "--out", str(blocker / "out.jsonl")]) == 2
+    assert "is a file, not a directory" in _one_line_error(capsys)
+    import errno
+    import os
+
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".tmp"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["data", "convert", str(mathfile), "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "the file system is read-only" in _one_line_error(capsys)
+
+
+COUNTDOWN = {"numbers": [3, 5], "response": "3+5=8 \\boxed{3+5}", "answer": "8"}
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("three", "field 'target': expected an integer, got 'three'"),
+        (None, None),
+        (8.5, "got 8.5"),
+        ("²", "got '²'"),  # str.isdigit() is true for it, int() refuses it
+        ("+-5", "got '+-5'"),
+    ],
+)
+def test_countdown_target_that_is_not_an_integer_is_an_error(tmp_path, capsys, target, needle):
+    path = tmp_path / "cd.jsonl"
+    rows = [{**mathcot(1), **COUNTDOWN, "target": 8}, {**mathcot(1), **COUNTDOWN, "target": target}]
+    _write(path, rows)
+    code = main(["data", "verify", str(path), "--out", str(tmp_path / "k.parquet"), "--workers", "1"])
+    if needle is None:  # no target: not a Countdown row, verified as math
+        assert code == 0
+        return
+    assert code == 2
+    err = _one_line_error(capsys)
+    assert str(path) in err and "row 1" in err and needle in err
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"target": float("nan")}, {"target": float("inf")}, {"numbers": [3, float("nan")]}, {"numbers": "3,5"}],
+)
+def test_countdown_nan_and_inf_targets_and_numbers_are_errors(tmp_path, capsys, change):
+    path = tmp_path / "cd.jsonl"
+    _write(path, [{**mathcot(1), **COUNTDOWN, "target": 8, **change}])  # json writes NaN/Infinity tokens
+    assert main(["data", "verify", str(path), "--out", str(tmp_path / "k.parquet")]) == 2
+    err = _one_line_error(capsys)
+    assert f"row 0: field '{next(iter(change))}'" in err and str(path) in err, err
+
+
+def test_nan_in_an_extra_column_fails_before_verifying(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({**mathcot(1), "score": 1.0}).replace("1.0}", "NaN}") + "\n")
+    import sftscope.data.verification as verification
+
+    monkeypatch.setattr(verification, "verify_rows", lambda *a, **k: pytest.fail("verified before checking"))
+    assert main(["data", "verify", str(path), "--out", str(tmp_path / "k.jsonl")]) == 2
+    assert "field 'score': NaN or Infinity cannot be written as JSON" in _one_line_error(capsys)
+    monkeypatch.undo()
+    assert main(["data", "verify", str(path), "--out", str(tmp_path / "k.parquet"), "--workers", "1"]) == 0
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "0"])
+def test_verify_timeout_must_be_a_finite_positive_number(mathfile, tmp_path, capsys, timeout):
+    argv = ["data", "verify", str(mathfile), "--out", str(tmp_path / "k.jsonl"), "--timeout", timeout]
+    assert main(argv) == 2
+    assert "--timeout a finite number > 0" in _one_line_error(capsys)
+
+
+def test_countdown_with_a_tiny_space_fails_at_once_with_its_size(tmp_path, capsys):
+    import time
+
+    start = time.perf_counter()
+    argv = ["data", "countdown", "--k-min", "2", "--k-max", "2", "--max-number", "3", "--max-target", "10"]
+    assert main([*argv, "--n", "100000", "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "only up to 72 distinct train problems exist" in _one_line_error(capsys)
+    assert main([*argv, "--n", "50", "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "only 15 distinct train problems exist" in _one_line_error(capsys)
+    assert time.perf_counter() - start < 5 and not (tmp_path / "o.jsonl").exists()

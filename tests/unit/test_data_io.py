@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sftscope.data.io import parse_column_map, read_rows, write_rows
+from sftscope.data.io import check_writable, parse_column_map, read_rows, write_rows
 from sftscope.errors import InputError
 from sftscope.records import SFTRow
 
@@ -106,3 +106,58 @@ def test_datasets_paths_work_offline(tmp_path):
     )
     loaded.save_to_disk(str(tmp_path / "saved"))
     assert len(read_rows(tmp_path / "saved")) == 4
+
+
+def _row(**extra) -> SFTRow:
+    return SFTRow([{"role": "user", "content": "q"}], "r", "1", extra=extra)
+
+
+def test_nan_in_an_extra_column_is_never_written_as_invalid_json(tmp_path):
+    rows = [_row(score=0.5), _row(score=float("nan"))]
+    for name in ("out.jsonl", "out.json"):
+        with pytest.raises(
+            InputError, match=r"row 1: field 'score': NaN or Infinity cannot be written as JSON"
+        ):
+            write_rows(rows, tmp_path / name)
+        assert not (tmp_path / name).exists()
+    back = read_rows(write_rows(rows, tmp_path / "out.parquet"))  # Parquet keeps NaN
+    assert back[1].extra["score"] != back[1].extra["score"]
+    with pytest.raises(InputError, match=r"row 1: field 'nested\[0\].x': NaN"):
+        check_writable([_row(), _row(nested=[{"x": float("-inf")}])], tmp_path / "o.jsonl")
+    check_writable(rows, tmp_path / "o.parquet")
+
+
+def test_integer_beyond_int64_is_an_error_not_a_traceback(tmp_path):
+    rows = [_row(big=1), _row(big=2**64)]
+    for name in ("out.parquet", "out.jsonl"):  # Parquet cannot hold it; the reader would refuse it in JSON
+        with pytest.raises(InputError, match=r"row 1: field 'big': an integer beyond 64 bits"):
+            write_rows(rows, tmp_path / name)
+        with pytest.raises(InputError, match=r"row 1: field 'big'"):
+            check_writable(rows, tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
+def test_json_output_is_a_json_array(tmp_path):
+    rows = [_row(n=1), _row(n=2)]
+    path = write_rows(rows, tmp_path / "out.json")
+    assert [r["extra"] if "extra" in r else r["n"] for r in json.loads(path.read_text())] == [1, 2]
+    assert [r.extra["n"] for r in read_rows(path)] == [1, 2]
+
+
+def test_non_finite_answer_and_bad_messages_string_name_the_row(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}], "response": "r", "answer": None}) + "\n"
+    )
+    path.write_text(path.read_text().replace("null", "NaN"))
+    with pytest.raises(InputError, match=r"row 0: field 'answer': nan is not an answer"):
+        read_rows(path)
+    path.write_text(json.dumps({"messages": '[{"role": "user", "role": "x"}]', "response": "r"}) + "\n")
+    with pytest.raises(InputError, match=r"row 0: field 'messages': item 0: key 'role' appears twice"):
+        read_rows(path)
+
+
+def test_unknown_output_type_is_refused_before_writing(tmp_path):
+    with pytest.raises(InputError, match=r"unknown output type '\.txt'"):
+        write_rows([_row()], tmp_path / "out.txt")
+    assert not (tmp_path / "out.txt").exists()

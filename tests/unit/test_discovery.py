@@ -190,11 +190,3 @@ def test_parse_steps():
     assert discovery.parse_steps("0,40,last") == ({0, 40}, True)
     with pytest.raises(InputError, match="not a step number"):
         discovery.parse_steps("0,fourty")
-
-
-def test_is_hub_id(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert discovery.is_hub_id("owner/name")
-    (tmp_path / "owner" / "name").mkdir(parents=True)
-    assert not discovery.is_hub_id("owner/name")
-    assert not discovery.is_hub_id("runs/a/b")

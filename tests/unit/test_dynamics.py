@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from sftscope.analysis.curves import build_curves, curve_from_counts, curve_from_points
+from sftscope.analysis.curves import Curve, CurvePoint, interval_diff
 from sftscope.analysis.dynamics import classify
+from sftscope.analysis.findings import analyse_run
+from sftscope.analysis.metrics import wilson_ci
 from sftscope.records import SampleRecord
 
 STEPS = [0, 10, 20, 40, 80, 160, 320, 480, 640]
 N = 1500  # avg@3 on 500 questions
+
+
+def curve_from_points(name: str, points) -> Curve:
+    """A curve of published (step, mean, lo, hi) numbers, compared by Newcombe's method."""
+    pts = [CurvePoint(int(s), float(m), float(lo), float(hi)) for s, m, lo, hi in points]
+    return Curve(name, "task", "", pts, lambda i, j: interval_diff(pts[i], pts[j]))
+
+
+def curve_from_counts(name: str, points) -> Curve:
+    """A curve of published (step, n_correct, n) numbers with Wilson intervals (samples independent)."""
+    return curve_from_points(name, [(s, c / n, *wilson_ci(c, int(n))) for s, c, n in points])
 
 
 def paper_curve(name: str, percents: list[float]):
@@ -114,17 +128,22 @@ def _records(probs: dict[int, float], n_q: int = 200, k: int = 2, seed: int = 0)
     return out
 
 
+def curves_of(records: list[SampleRecord], n_boot: int = 300):
+    findings = analyse_run(records, "r", n_boot=n_boot)
+    return {c.name: c for c, _ in findings.tasks}, {c.domain: c for c, _ in findings.domains}
+
+
 def test_curves_from_samples_use_paired_differences():
     recs = _records({0: 0.6, 10: 0.45, 20: 0.5, 40: 0.7})
-    curves = build_curves(recs, n_boot=400)
-    curve = curves.tasks[("r", "t")]
+    tasks, domains = curves_of(recs, n_boot=400)
+    curve = tasks["t"]
     d = classify(curve)
     assert d.label == "dip-and-recovery" and d.dip_step == 10
     # Paired intervals are narrower than unpaired ones built from the same points.
     paired = curve.diff(0, 1)
     unpaired = curve_from_points("x", [(p.step, p.mean, p.lo, p.hi) for p in curve.points]).diff(0, 1)
     assert paired.hi - paired.lo < unpaired.hi - unpaired.lo
-    dom = curves.domains[("r", "in_domain")]
+    dom = domains["in_domain"]
     assert [p.mean for p in dom.points] == pytest.approx([p.mean for p in curve.points])
     assert classify(dom).label == "dip-and-recovery"
 
@@ -132,22 +151,63 @@ def test_curves_from_samples_use_paired_differences():
 def test_partially_evaluated_step_is_paired_on_shared_questions():
     recs = _records({0: 0.6, 10: 0.3, 20: 0.7}, n_q=100)
     recs = [r for r in recs if not (r.step == 10 and int(r.example_id[1:]) >= 50)]  # half of step 10 missing
-    curves = build_curves(recs, n_boot=300)
-    curve = curves.tasks[("r", "t")]
+    curve = curves_of(recs)[0]["t"]
     assert [p.n for p in curve.points] == [100, 50, 100]
     d = curve.diff(0, 1)
-    assert d.hi < 0 and d.lo < d.delta < d.hi
+    assert d.n == 50 and d.hi < 0 and d.lo < d.delta < d.hi
     assert classify(curve).label == "dip-and-recovery"
+
+
+def test_steps_with_no_shared_question_make_no_claim():
+    recs = _records({0: 0.6, 10: 0.1}, n_q=60)
+    recs = [replace(r, example_id="new-" + r.example_id) if r.step == 10 else r for r in recs]
+    curve = curves_of(recs)[0]["t"]
+    assert curve.diff(0, 1) is None
+    d = classify(curve)
+    assert d.label == "not-comparable" and d.final is None and d.dip is None
+    assert "no later checkpoint shares a question" in d.summary() and "points" not in d.summary()
 
 
 def test_domain_mixes_tasks_and_needs_both_to_dip():
     a = _records({0: 0.5, 10: 0.5, 20: 0.5}, seed=1)
-    b = _records({0: 0.5, 10: 0.5, 20: 0.5}, seed=2)
-    for r in b:
-        r.task = "u"
-    dom = build_curves(a + b, n_boot=300).domains[("r", "in_domain")]
+    b = [replace(r, task="u") for r in _records({0: 0.5, 10: 0.5, 20: 0.5}, seed=2)]
+    dom = curves_of(a + b)[1]["in_domain"]
     assert dom.tasks == ("t", "u")
     assert classify(dom).label == "flat"
+
+
+def test_back_to_base_uses_the_printed_95_percent_interval():
+    # Step 20 is below base at 95% (hi < 0) but not after the Bonferroni correction for 3 checkpoints: the
+    # old rule called it "back to base" while the 95% change printed next to it excluded 0.
+    h = 0.0127
+    curve = curve_from_points(
+        "c",
+        [
+            (0, 0.5, 0.5 - h, 0.5 + h),
+            (10, 0.40, 0.40 - h, 0.40 + h),
+            (20, 0.48, 0.48 - h, 0.48 + h),
+            (30, 0.5, 0.5 - h, 0.5 + h),
+        ],
+    )
+    assert curve.diff(0, 2).below
+    d = classify(curve)
+    assert d.dip_step == 10 and d.back_to_base_step == 30
+
+
+def test_a_nominal_dip_is_explained_not_hidden():
+    h = 0.0127
+    curve = curve_from_points(
+        "c",
+        [
+            (0, 0.5, 0.5 - h, 0.5 + h),
+            (10, 0.48, 0.48 - h, 0.48 + h),
+            (20, 0.5, 0.5 - h, 0.5 + h),
+            (30, 0.5, 0.5 - h, 0.5 + h),
+        ],
+    )
+    d = classify(curve)
+    assert d.label == "flat" and d.nominal_dips == (10,)
+    assert "Below base at 95% at step 10, but not after the Bonferroni correction" in d.summary()
 
 
 def test_flat_truth_is_rarely_labelled_as_a_shape():

@@ -69,7 +69,7 @@ def test_score_file_code_rows_and_input_errors(tmp_path):
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert score_file(src, "code", out) == (2, 1)
     assert [json.loads(line)["correct"] for line in out.read_text().splitlines()] == [True, False]
-    with pytest.raises(InputError, match="must not overwrite"):
+    with pytest.raises(InputError, match="would overwrite the input"):
         score_file(src, "code", src)
     missing = tmp_path / "missing.jsonl"
     missing.write_text(json.dumps({"gold": "1"}) + "\n")

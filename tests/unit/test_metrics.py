@@ -1,36 +1,37 @@
-"""avg@k, unbiased pass@k, maj@k, bootstrap and Wilson intervals, per-task and per-domain scores."""
+"""Per-question values by metric name, pass@k/maj@k, Wilson intervals, and the one estimator's invariants."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from itertools import combinations
 
 import numpy as np
 import pytest
 
+from sftscope.analysis.estimator import CellKey, Estimator
 from sftscope.analysis.metrics import (
-    avg_at_k,
-    bootstrap_ci,
-    domain_scores,
-    maj_at_k,
+    MAJ_AT_K,
+    PASS_AT_K,
+    VALUE,
     majority_correct,
     pass_at_k,
-    pass_at_k_records,
-    question_scores,
-    task_scores,
+    question_stats,
+    shown,
     wilson_ci,
 )
+from sftscope.errors import InputError
 from sftscope.records import SampleRecord
 
 
-def rec(q, i, correct, extracted="x", task="t", domain="in_domain", step=0, run="r", score=None):
+def rec(q, i, correct, extracted="x", task="t", step=0, run="r", score=None, metric="accuracy", details=None):
     return SampleRecord(
         run,
         f"step-{step}",
         step,
         task,
         "1",
-        domain,
+        "in_domain",
         q,
         i,
         "",
@@ -40,7 +41,13 @@ def rec(q, i, correct, extracted="x", task="t", domain="in_domain", step=0, run=
         correct,
         float(correct) if score is None else score,
         10,
+        metric=metric,
+        details=details,
     )
+
+
+def key(task="t", step=0, run="r", protocol="strict"):
+    return CellKey(run, task, "1", protocol, step)
 
 
 @pytest.mark.parametrize("n,c,k", [(5, 2, 1), (5, 2, 2), (10, 3, 4), (6, 0, 3), (6, 6, 2), (4, 3, 2)])
@@ -49,80 +56,143 @@ def test_pass_at_k_matches_the_combinatorial_definition(n, c, k):
     subsets = list(combinations(range(n), k))
     exact = sum(any(labels[i] for i in s) for s in subsets) / len(subsets)
     assert pass_at_k(n, c, k) == pytest.approx(exact)
-
-
-def test_pass_at_k_rejects_k_above_n():
     with pytest.raises(ValueError):
         pass_at_k(2, 1, 3)
 
 
-def test_avg_pass_maj_over_questions():
-    recs = [
-        rec("a", 0, True, "1"),
-        rec("a", 1, False, "2"),
-        rec("a", 2, True, "1"),
-        rec("b", 0, False, "5"),
-        rec("b", 1, False, "5"),
-        rec("b", 2, False, None),
+def test_accuracy_counts_correct_never_partial_credit_and_carries_pass_and_maj_at_k():
+    # reasoning-gym keeps a near miss's partial credit (0.8) in `score`; only `correct` is accuracy
+    samples = [rec("a", 0, True, "1"), rec("a", 1, False, "2", score=0.8), rec("a", 2, True, "1")]
+    stats = question_stats("accuracy", samples, k=3)
+    assert stats[VALUE] == (pytest.approx(2 / 3), 1.0)
+    assert stats[PASS_AT_K] == (1.0, 1.0) and stats[MAJ_AT_K] == (1.0, 1.0)
+    assert PASS_AT_K not in question_stats("accuracy", samples[:1], k=1)  # k = 1: avg@1 only
+    assert majority_correct([rec("a", 0, True, "1"), rec("a", 1, False, "2")]) == 0.5  # fair tie-break
+    assert majority_correct([rec("a", 0, False, None)]) == 0.0  # no votes
+
+
+def test_attack_success_uses_parsed_judgements_only_and_a_question_with_none_is_missing():
+    parsed = [
+        rec("a", 0, True, "1", metric="attack_success"),
+        rec("a", 1, False, "5", metric="attack_success"),
     ]
-    assert avg_at_k(recs) == pytest.approx((2 / 3 + 0) / 2)
-    assert pass_at_k_records(recs, 2) == pytest.approx((1 - 0 / 3 + 0) / 2)  # a: C(1,2)=0 -> 1.0
-    assert maj_at_k(recs) == pytest.approx(0.5)
+    unparsed = rec("a", 2, False, None, metric="attack_success")
+    assert question_stats("attack_success", [*parsed, unparsed], k=3)[VALUE] == (0.5, 1.0)  # not 1/3
+    assert question_stats("attack_success", [unparsed], k=1) == {}
+    records = [*parsed, unparsed, replace(unparsed, example_id="b")]
+    e = Estimator(records, n_boot=200).estimate(key())
+    assert (e.n, e.mean) == (1, 0.5)  # question b is missing, not 0
+    assert shown("attack_success", 0.9, 0.8, 0.95) == pytest.approx((0.1, 0.05, 0.2))  # ASR = 1 - safe
 
 
-def test_majority_tie_is_expected_value_and_no_votes_is_wrong():
-    tie = [rec("a", 0, True, "1"), rec("a", 1, False, "2")]
-    assert majority_correct(tie) == 0.5
-    assert majority_correct([rec("a", 0, False, None)]) == 0.0
+def test_reward_is_the_mean_score_and_not_a_proportion():
+    samples = [
+        rec("a", 0, False, score=2.5, metric="reward"),
+        rec("a", 1, False, score=-0.5, metric="reward"),
+    ]
+    assert question_stats("reward", samples, k=2) == {VALUE: (1.0, 1.0)}
+
+
+def test_ifeval_four_metrics_with_instruction_level_micro_averaged():
+    def ifeval(q, strict, loose, inst_strict, inst_loose):
+        details = {"prompt_loose": loose, "inst_strict": inst_strict, "inst_loose": inst_loose}
+        return rec(q, 0, strict, metric="ifeval", details=details)
+
+    records = [ifeval("a", False, True, [True, True, False, False], [True, True, True, False])]
+    records.append(ifeval("b", True, True, [True], [True]))
+    est = Estimator(records, n_boot=200)
+    means = {
+        s: est.estimate(key(), s).mean for s in ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
+    }
+    # lm-eval's instruction level pools instructions: 3 of 5 (a per-prompt mean would give 0.75)
+    assert means == pytest.approx(
+        {"prompt_strict": 0.5, "prompt_loose": 1.0, "inst_strict": 0.6, "inst_loose": 0.8}
+    )
+
+
+def test_truthfulqa_truth_info_and_both():
+    records = [
+        rec("a", 0, True, metric="truthfulqa", details={"info": False}),
+        rec("b", 0, True, metric="truthfulqa", details={"info": True}),
+        rec("c", 0, False, metric="truthfulqa", details={"info": True}),
+    ]
+    est = Estimator(records, n_boot=200)
+    got = {s: est.estimate(key(), s).mean for s in ("truth", "info", "truth*info")}
+    assert got == pytest.approx({"truth": 2 / 3, "info": 2 / 3, "truth*info": 1 / 3})
+
+
+def test_unknown_or_mixed_metrics_are_input_errors():
+    with pytest.raises(InputError, match="does not know"):
+        Estimator([rec("a", 0, True, metric="bleu")])
+    with pytest.raises(InputError, match="mixes metrics"):
+        Estimator([rec("a", 0, True), rec("b", 0, True, metric="ifeval")])
 
 
 def test_wilson_interval_known_values_and_edges():
-    lo, hi = wilson_ci(50, 100)
-    assert (lo, hi) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    assert wilson_ci(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
     assert wilson_ci(0, 20)[0] == 0.0 and wilson_ci(0, 20)[1] > 0.1
     assert wilson_ci(20, 20)[1] == 1.0
 
 
-def test_bootstrap_is_seeded_and_covers_the_mean():
-    values = np.random.default_rng(1).random(300) < 0.3
-    a = bootstrap_ci(values, seed=3)
-    assert a == bootstrap_ci(values, seed=3)
-    mean, lo, hi = a
-    assert lo < mean < hi
-    # Close to the normal-approximation half-width for a proportion.
-    assert (hi - lo) / 2 == pytest.approx(1.96 * math.sqrt(mean * (1 - mean) / 300), rel=0.2)
+def _task(task="t", steps=(0, 10), n=200, p=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rec(f"q{q}", 0, bool(rng.random() < p), task=task, step=s) for s in steps for q in range(n)]
 
 
-def test_task_scores_table_fields():
-    recs = [
-        rec(f"q{q}", i, (q * (i + 1)) % 3 == 0, None if i == 0 and q < 5 else "x")
-        for q in range(40)
-        for i in range(3)
+def test_interval_is_seeded_and_about_the_normal_width():
+    records = _task(steps=(0,), n=300)
+    a = Estimator(records, n_boot=1000, seed=3).estimate(key())
+    assert a == Estimator(records, n_boot=1000, seed=3).estimate(key())
+    assert a != Estimator(records, n_boot=1000, seed=4).estimate(key())
+    assert a.lo < a.mean < a.hi and a.n == 300
+    half = 1.96 * math.sqrt(a.mean * (1 - a.mean) / 300)
+    assert (a.hi - a.lo) / 2 == pytest.approx(half, rel=0.15)
+
+
+def test_a_cell_has_the_same_interval_whatever_else_is_loaded():
+    # The regression: intervals were seeded per (run, task, step) in one view and per (run, task) in another.
+    everything = _task(steps=(0, 10, 20)) + _task("u", steps=(0, 10), seed=1)
+    alone = [r for r in everything if r.task == "t" and r.step == 10]
+    full, single = Estimator(everything, n_boot=300), Estimator(alone, n_boot=300)
+    assert full.estimate(key(step=10)) == single.estimate(key(step=10))
+    renamed = Estimator([replace(r, run="other") for r in alone], n_boot=300)
+    assert renamed.estimate(key(step=10, run="other")) == single.estimate(key(step=10))
+
+
+def test_paired_difference_uses_shared_questions_only_and_none_without_any():
+    records = _task(steps=(0,), n=100) + [
+        r for r in _task(steps=(10,), n=100, seed=2) if int(r.example_id[1:]) < 40
     ]
-    recs += [rec(f"q{q}", 0, q % 2 == 0, task="u", domain="cross_domain") for q in range(30)]
-    scores = task_scores(recs, n_boot=200)
-    assert [(s.task, s.domain, s.k, s.n_questions) for s in scores] == [
-        ("t", "in_domain", 3, 40),
-        ("u", "cross_domain", 1, 30),
+    est = Estimator(records, n_boot=300)
+    d = est.paired(key(step=0), key(step=10))
+    assert d.n == 40
+    base_on_shared = np.mean([r.correct for r in records if r.step == 0 and int(r.example_id[1:]) < 40])
+    assert d.delta == pytest.approx(est.estimate(key(step=10)).mean - base_on_shared)
+    disjoint = [replace(r, example_id=f"x{r.example_id}") for r in records if r.step == 10]
+    other = Estimator([r for r in records if r.step == 0] + disjoint, n_boot=300)
+    assert other.paired(key(step=0), key(step=10)) is None
+    assert other.paired_aggregate([key(step=0)], [key(step=10)]) is None
+
+
+def test_pairing_narrows_the_interval_when_questions_vary_in_difficulty():
+    rng = np.random.default_rng(0)
+    hard = rng.random(300)
+    records = [
+        rec(f"q{q}", i, bool(rng.random() < hard[q] + dp), step=s)
+        for s, dp in ((0, 0), (10, 0.03))
+        for q in range(300)
+        for i in range(2)
     ]
-    t = scores[0]
-    assert t.mean == pytest.approx(avg_at_k(recs[:120]))
-    assert t.lo < t.mean < t.hi
-    assert t.unparsed_rate == pytest.approx(5 / 120)
+    est = Estimator(records, n_boot=500)
+    paired = est.paired(key(step=0), key(step=10))
+    a, b = est.estimate(key(step=0)), est.estimate(key(step=10))
+    unpaired_half = math.hypot(a.hi - a.mean, b.hi - b.mean)
+    assert (paired.hi - paired.lo) / 2 < 0.8 * unpaired_half  # independent resamples give ~1.0
 
 
-def test_domain_score_is_mean_of_tasks_with_a_narrower_interval():
-    recs = [rec(f"q{q}", 0, q % 2 == 0, task="a") for q in range(60)]
-    recs += [rec(f"q{q}", 0, q % 4 == 0, task="b") for q in range(60)]
-    (dom,) = domain_scores(recs, n_boot=500)
-    ts = task_scores(recs, n_boot=500)
-    assert dom.mean == pytest.approx(np.mean([s.mean for s in ts]))
-    assert dom.tasks == ("a", "b")
-    assert dom.hi - dom.lo < min(s.hi - s.lo for s in ts)
-
-
-def test_partial_credit_in_score_never_counts_as_accuracy():
-    # reasoning-gym keeps a near miss's partial credit (e.g. 0.8) in `score`; only `correct` is accuracy
-    records = [rec("q1", 0, False, score=0.8), rec("q1", 1, True), rec("q2", 0, False, score=0.5)]
-    assert avg_at_k(records) == pytest.approx(0.25)
-    assert question_scores(records) == {"q1": 0.5, "q2": 0.0}
+def test_domain_aggregate_is_the_mean_of_tasks_with_a_narrower_interval():
+    est = Estimator(_task(steps=(0,)) + _task("u", steps=(0,), p=0.6, seed=1), n_boot=500)
+    t, u = est.estimate(key()), est.estimate(key("u"))
+    dom = est.aggregate([key(), key("u")])
+    assert dom.mean == pytest.approx((t.mean + u.mean) / 2)
+    assert dom.hi - dom.lo < min(t.hi - t.lo, u.hi - u.lo)

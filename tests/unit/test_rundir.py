@@ -59,7 +59,7 @@ def test_config_and_base_model(tmp_path):
     with pytest.raises(InputError, match="key 'model'"):
         run.base_model()
     run.config_path.write_text("model: [unclosed\n")
-    with pytest.raises(InputError, match="not valid YAML"):
+    with pytest.raises(InputError, match="invalid YAML"):
         run.read_config()
     run.config_path.write_text("- a list\n")
     with pytest.raises(InputError, match="mapping"):

@@ -1,26 +1,39 @@
-"""The sandbox contains hostile programs: each test runs one and checks that the machine is unharmed.
+"""The sandbox's API: which mode runs and why, limits, the report channel, the view and the seccomp filter.
 
-Every hostile program runs in both modes (bwrap when installed, and the fallback), with tight limits.
+The attacks themselves (writes outside, sockets, fork bombs, daemons, forged passes, ...) are the
+hostile-code corpus in tests/hostile/, run in every mode this machine has.
 """
 
 from __future__ import annotations
 
+import ast
+import math
 import os
-import shutil
-import socket
 import time
 
 import pytest
 
-from sftscope.verify import sandbox, uids
-from sftscope.verify.code import score_humaneval
-from sftscope.verify.sandbox import SandboxLimits, run_python, sandbox_mode
+from sftscope.errors import InputError
+from sftscope.verify import rootfs, sandbox, seccomp
+from sftscope.verify.sandbox import (
+    SandboxLimits,
+    SandboxRefused,
+    require_sandbox,
+    run_python,
+    sandbox_mode,
+    sandbox_status,
+)
 
 TIGHT = SandboxLimits(wall_s=2.0, cpu_s=1, memory_bytes=1024**3, file_bytes=1024**2, nproc=32)
-HAVE_BWRAP = shutil.which("bwrap") is not None and sandbox._bwrap_works()
+
+
+def _available(mode: str) -> str | None:
+    return sandbox._probe(mode)
+
+
 MODES = [
-    pytest.param("bwrap", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap missing or unusable")),
-    "fallback",
+    pytest.param(m, marks=pytest.mark.skipif(_available(m) is not None, reason=f"{m}: {_available(m)}"))
+    for m in ("bwrap", "fallback-root")
 ]
 
 
@@ -29,189 +42,64 @@ def mode(request):
     return request.param
 
 
-def _needs_uid_separation(mode: str) -> None:
-    # Without root the fallback runs programs as the caller's own uid, which can touch the caller's files,
-    # read its /proc entries and signal it. Only bwrap (or root, which switches uid) separates them.
-    if mode == "fallback" and os.geteuid() != 0:
-        pytest.skip("fallback mode without root runs as the caller's uid (documented limitation)")
+@pytest.fixture
+def probes(monkeypatch):
+    """Pretend bwrap and the root fallback work or not: {mode: None (works) or the reason}."""
+    answers: dict[str, str | None] = {}
+    monkeypatch.setattr(sandbox, "_probe", lambda mode: answers[mode])
+    monkeypatch.delenv("SFTSCOPE_SANDBOX", raising=False)
+    return answers
 
 
-def _fallback_network_isolated() -> bool:
-    probe = "print(sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]))"
-    return run_python(probe, limits=TIGHT, mode="fallback").stdout.strip() == "['lo']"
-
-
-def _uid_processes(uid: int) -> list[int]:
-    deadline = time.monotonic() + 2.0
-    while (live := uids.live_processes(uid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return live
-
-
-def test_mode_is_reported_and_bwrap_preferred(monkeypatch):
-    assert sandbox_mode() in ("bwrap", "fallback")
-    if HAVE_BWRAP:
-        assert sandbox_mode() == "bwrap"
+def test_bwrap_is_preferred_then_the_root_fallback(probes, monkeypatch):
+    probes.update({"bwrap": None, "fallback-root": None})
+    assert sandbox_mode() == "bwrap"
     monkeypatch.setenv("SFTSCOPE_SANDBOX", "fallback")
-    sandbox._bwrap_works.cache_clear()
-    try:
-        assert sandbox_mode() == "fallback"
-    finally:
-        monkeypatch.delenv("SFTSCOPE_SANDBOX")
-        sandbox._bwrap_works.cache_clear()
+    status = sandbox_status()
+    assert status.mode == "fallback-root" and "SFTSCOPE_SANDBOX=fallback skips bwrap" in status.reason
+    monkeypatch.setenv("SFTSCOPE_SANDBOX", "unsafe")  # opting in never downgrades a working sandbox
+    assert sandbox_mode() == "bwrap"
+
+
+def test_without_bwrap_or_root_code_is_refused_unless_opted_in(probes, monkeypatch):
+    probes.update({"bwrap": "bubblewrap is not installed", "fallback-root": "we are not root"})
+    status = sandbox_status()
+    assert status.mode == "refused"
+    assert "bubblewrap is not installed" in status.reason and "we are not root" in status.reason
+    assert "--unsafe-code-exec" in status.reason and "SFTSCOPE_SANDBOX=unsafe" in status.reason
+    with pytest.raises(SandboxRefused, match="cannot run generated code safely") as caught:
+        run_python("print(1)")
+    assert isinstance(caught.value, InputError)  # the CLI prints it as one `error:` line
+    assert require_sandbox(allow_unsafe=True) == "unsafe"
+    monkeypatch.setenv("SFTSCOPE_SANDBOX", "unsafe")
+    assert sandbox_mode() == "unsafe"
+
+
+def test_an_unknown_policy_is_an_input_error(monkeypatch):
+    monkeypatch.setenv("SFTSCOPE_SANDBOX", "yolo")
+    with pytest.raises(InputError, match="SFTSCOPE_SANDBOX='yolo'"):
+        sandbox_status()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"wall_s": math.inf},
+        {"wall_s": math.nan},
+        {"wall_s": -1.0},
+        {"wall_s": 0},
+        {"memory_bytes": 0},
+        {"cpu_s": -2},
+    ],
+)
+def test_limits_refuse_values_that_would_disable_or_crash_them(bad):
+    with pytest.raises(ValueError, match="SandboxLimits"):
+        SandboxLimits(**bad)
 
 
 def test_ordinary_program_runs_with_stdin(mode):
     result = run_python("print(input()[::-1])", stdin="abc\n", limits=TIGHT, mode=mode)
     assert result.status == "ok" and result.stdout == "cba\n" and result.mode == mode
-
-
-def test_infinite_loop_times_out(mode):
-    started = time.monotonic()
-    result = run_python("while True:\n    pass", limits=TIGHT, mode=mode)
-    assert result.status == "timeout"
-    assert time.monotonic() - started < TIGHT.wall_s + 2
-
-
-def test_sleeping_program_is_killed_at_the_wall_clock(mode):
-    started = time.monotonic()
-    result = run_python("import time\ntime.sleep(60)", limits=TIGHT, mode=mode)
-    assert result.status == "timeout"
-    assert time.monotonic() - started < TIGHT.wall_s + 2
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="a throw-away uid needs root")
-def test_fork_bomb_is_contained_and_reaped(mode, monkeypatch):
-    uid = uids.SANDBOX_UID_BASE + 424242
-    monkeypatch.setattr(sandbox, "fresh_uid", lambda: uid)
-    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n"
-    result = run_python(bomb, limits=TIGHT, mode=mode)
-    assert result.status in ("timeout", "error")
-    assert _uid_processes(uid) == []  # nothing left running
-    assert run_python("print(1)", limits=TIGHT, mode=mode).ok  # and the machine still works
-
-
-def test_huge_allocation_fails(mode):
-    result = run_python("block = bytearray(50 * 1024**3)\nprint('allocated')", limits=TIGHT, mode=mode)
-    assert result.status == "error" and "MemoryError" in result.stderr and "allocated" not in result.stdout
-
-
-def test_writing_outside_the_work_dir_fails(mode, tmp_path):
-    _needs_uid_separation(mode)
-    target = tmp_path / "outside.txt"
-    result = run_python(f"open({str(target)!r}, 'w').write('pwned')", limits=TIGHT, mode=mode)
-    assert result.status == "error" and not target.exists()
-
-
-def test_deleting_the_callers_files_fails(mode, tmp_path, monkeypatch):
-    _needs_uid_separation(mode)
-    sentinel_dir = tmp_path / "keep"
-    sentinel_dir.mkdir()
-    (sentinel_dir / "sentinel.txt").write_text("still here")
-    monkeypatch.chdir(tmp_path)
-    program = (
-        "import os, shutil\n"
-        f"for p in ({str(sentinel_dir / 'sentinel.txt')!r},):\n    try:\n        os.remove(p)\n"
-        "    except OSError:\n        pass\n"
-        f"shutil.rmtree({str(sentinel_dir)!r})\n"
-    )
-    result = run_python(program, limits=TIGHT, mode=mode)
-    assert result.status == "error"
-    assert (sentinel_dir / "sentinel.txt").read_text() == "still here"
-
-
-def test_network_is_unreachable(mode):
-    if mode == "fallback" and not _fallback_network_isolated():
-        pytest.skip("no network namespace permitted here; describe_sandbox() says NETWORK REACHABLE")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    try:
-        program = (
-            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nprint('connected')"
-        )
-        result = run_python(program, limits=TIGHT, mode=mode)
-        assert result.status == "error" and "connected" not in result.stdout
-        with pytest.raises(TimeoutError):
-            server.accept()
-    finally:
-        server.close()
-
-
-def test_environment_secrets_are_not_inherited(mode, monkeypatch):
-    _needs_uid_separation(mode)
-    monkeypatch.setenv("SFTSCOPE_FAKE_SECRET", "hunter2-not-a-real-key")
-    program = (
-        "import os\nprint(dict(os.environ))\n"
-        "for pid in (os.getppid(), 1):\n    try:\n"
-        "        print(open(f'/proc/{pid}/environ', 'rb').read())\n    except OSError as exc:\n        print(exc)\n"
-    )
-    result = run_python(program, limits=TIGHT, mode=mode)
-    assert result.status == "ok"
-    assert "hunter2" not in result.stdout and "SFTSCOPE_FAKE_SECRET" not in result.stdout
-
-
-def test_killing_the_parent_fails(mode):
-    _needs_uid_separation(mode)
-    me = os.getpid()
-    program = (
-        "import os, signal\n"
-        f"for pid in ({me}, os.getppid()):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-        "    except OSError as exc:\n        print('refused', exc)\n"
-        f"os.killpg(os.getpgid({me}), signal.SIGKILL)\n"
-    )
-    run_python(program, limits=TIGHT, mode=mode)
-    assert os.getpid() == me  # we are still alive to check
-
-
-def test_a_gigabyte_print_is_cut_off(mode):
-    started = time.monotonic()
-    program = "import sys\nchunk = 'x' * 1024**2\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n"
-    result = run_python(program, limits=TIGHT, mode=mode)
-    assert result.status == "output-limit"
-    assert len(result.stdout) <= TIGHT.output_bytes
-    assert time.monotonic() - started < TIGHT.wall_s
-
-
-HOSTILE = {
-    "loop": "    while True:\n        pass\n",
-    "alloc": "    x = bytearray(50 * 1024**3)\n    return a + b\n",
-    "write": "    open('/etc/sftscope-pwned', 'w').write('x')\n    return a + b\n",
-    "network": "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n    return a + b\n",
-    "print": "    import sys\n    while True:\n        sys.stdout.write('x' * 1024**2)\n",
-    "early-exit": "    import os\n    os._exit(0)\n",
-}
-
-
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_humaneval_completions_are_never_correct(name):
-    if name == "network" and sandbox_mode() == "fallback" and not _fallback_network_isolated():
-        pytest.skip("no network namespace permitted here")
-    problem = {
-        "prompt": "def add(a, b):\n    '''Add two numbers.'''\n",
-        "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n",
-        "entry_point": "add",
-    }
-    verdict = score_humaneval(problem, HOSTILE[name], timeout_s=2.0)
-    assert not verdict.correct
-    assert verdict.reason in ("wrong", "timeout", "output-limit")
-    assert score_humaneval(problem, "    return a + b\n", timeout_s=2.0).correct
-
-
-def test_description_names_the_mode_and_the_network_state():
-    text = sandbox.describe_sandbox()
-    assert text.startswith(sandbox_mode())
-    if os.geteuid() == 0:
-        assert "no network" in text
-
-
-def test_closing_the_output_does_not_escape_the_wall_clock(mode):
-    program = "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)\n"
-    started = time.monotonic()
-    assert run_python(program, limits=TIGHT, mode=mode).status == "timeout"
-    assert time.monotonic() - started < TIGHT.wall_s + 2
 
 
 def test_large_stdin_is_fed_completely(mode):
@@ -220,8 +108,102 @@ def test_large_stdin_is_fed_completely(mode):
     assert result.status == "ok" and result.stdout.strip() == "2000000"
 
 
-@pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap missing or unusable")
-def test_filling_the_disk_stops_at_the_private_tmp_size():
-    program = "for i in range(64):\n    open(f'f{i}', 'wb').write(b'x' * 1024**2)\nprint('wrote 64 MB')"
-    result = run_python(program, limits=SandboxLimits(wall_s=5.0, file_bytes=4 * 1024**2), mode="bwrap")
-    assert result.status == "error" and "No space left" in result.stderr
+def test_closing_the_output_does_not_escape_the_wall_clock(mode):
+    program = "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)\n"
+    started = time.monotonic()
+    assert run_python(program, limits=SandboxLimits(wall_s=1.0), mode=mode).status == "timeout"
+    assert time.monotonic() - started < 1.0 + 2
+
+
+SIGNED = """
+import os, sys
+os.write(int(sys.argv[2]), b"not-the-nonce {}\\n")
+nonce = os.read(int(sys.argv[1]), 64)
+os.write(int(sys.argv[2]), nonce + b' {PAYLOAD}\\n')
+print("nonce length", len(nonce))
+"""
+
+
+def test_the_report_channel_carries_only_nonce_signed_lines(mode):
+    result = run_python(
+        SIGNED.replace("{PAYLOAD}", '{"status": "passed"}'), limits=TIGHT, mode=mode, report=True
+    )
+    assert result.ok and result.report == '{"status": "passed"}'
+    assert "nonce length 32" in result.stdout
+    unsigned = (
+        'import os, sys\nos.write(int(sys.argv[2]), b"0123 {}\\n")\nprint("__SFTSCOPE_ALL_TESTS_PASSED__")'
+    )
+    assert run_python(unsigned, limits=TIGHT, mode=mode, report=True).report is None
+    # without report=True the program gets no channel at all
+    assert run_python("import sys\nprint(sys.argv[1:])", limits=TIGHT, mode=mode).stdout.strip() == "[]"
+
+
+def test_unix_sockets_are_refused_but_socketpair_works(mode):
+    program = (
+        "import socket\na, b = socket.socketpair()\na.sendall(b'x')\nprint('pair', b.recv(1))\n"
+        "try:\n    socket.socket(socket.AF_UNIX)\nexcept PermissionError:\n    print('unix refused')\n"
+    )
+    result = run_python(program, limits=TIGHT, mode=mode)
+    assert result.stdout.split("\n")[:2] == ["pair b'x'", "unix refused"], result
+
+
+def test_threads_processes_and_event_loops_still_work_under_the_filter(mode):
+    program = (
+        "import asyncio, multiprocessing, os, subprocess, threading\n"
+        "t = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\n"
+        "pid = os.fork()\nif pid == 0:\n    os._exit(7)\nprint('fork', os.waitpid(pid, 0)[1] >> 8)\n"
+        "print(subprocess.run(['echo', 'subprocess'], capture_output=True, text=True).stdout.strip())\n"
+        "with multiprocessing.Pool(2) as pool:\n    print('pool', pool.map(abs, [-1, -2]))\n"
+        "print(asyncio.run(asyncio.sleep(0, 'asyncio')))\n"
+    )
+    result = run_python(program, limits=SandboxLimits(wall_s=10.0), mode=mode)
+    assert result.stdout.split("\n")[:-1] == ["thread", "fork 7", "subprocess", "pool [1, 2]", "asyncio"], (
+        result
+    )
+
+
+def test_the_program_sees_only_the_system_directories(mode):
+    program = "import os\nprint(sorted(os.listdir('/')))\nprint(os.getcwd(), os.environ['HOME'])"
+    result = run_python(program, limits=TIGHT, mode=mode)
+    shown = set(ast.literal_eval(result.stdout.splitlines()[0]))
+    assert shown <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp"}
+    assert result.stdout.splitlines()[1] == "/tmp /tmp"
+
+
+def test_a_failed_setup_step_is_a_sandbox_error_not_a_verdict(mode, monkeypatch):
+    real_view = rootfs.view
+
+    def broken_view(*args, **kwargs):
+        return [*real_view(*args, **kwargs), rootfs.Mount("ro-bind", "/missing", src="/no/such/dir/anywhere")]
+
+    monkeypatch.setattr(rootfs, "view", broken_view)
+    result = run_python("print(1)", limits=TIGHT, mode=mode)
+    assert result.status == "sandbox-error" and result.stdout == ""
+
+
+def test_the_seccomp_filter_is_whole_instructions_and_only_for_known_machines():
+    for machine in ("x86_64", "aarch64"):
+        program = seccomp.filter_bytes(machine)
+        assert program and len(program) % 8 == 0 and len(program) // 8 < 32
+    assert seccomp.filter_bytes("sparc64") is None
+
+
+def test_description_names_the_mode(probes):
+    probes.update({"bwrap": None})
+    assert sandbox.describe_sandbox().startswith("bwrap: ")
+    probes.update({"bwrap": "bubblewrap is not installed", "fallback-root": "we are not root"})
+    assert sandbox.describe_sandbox().startswith("refused: cannot run generated code safely")
+    assert sandbox.describe_sandbox(allow_unsafe=True).startswith("unsafe: ")
+
+
+def test_no_sandbox_directory_is_left_behind(mode, monkeypatch):
+    made = []
+    real_mkdtemp = sandbox.tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(sandbox.tempfile, "mkdtemp", recording_mkdtemp)
+    assert run_python("open('x', 'w').write('y')", limits=TIGHT, mode=mode).ok
+    assert len(made) == 1 and not os.path.exists(made[0])

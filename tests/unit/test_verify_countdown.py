@@ -2,7 +2,8 @@ import time
 
 import pytest
 
-from sftscope.verify.countdown import score_countdown, verify_countdown
+from sftscope.errors import InputError
+from sftscope.verify.countdown import CountdownVerifier, score_countdown, verify_countdown
 
 
 @pytest.mark.parametrize(
@@ -57,3 +58,38 @@ def test_score_completion_uses_last_box_after_think():
     assert score_countdown("7*3+5", [3, 7, 5], 26).correct  # a bare expression
     assert score_countdown("no answer here\nat all", [3, 7, 5], 26).reason == "no_boxed"
     assert score_countdown("x" * 10_000_000 + "\\boxed{7*3+5}", [3, 7, 5], 26).correct
+
+
+@pytest.mark.parametrize(
+    ("numbers", "target", "field"),
+    [
+        (None, 26, "numbers"),
+        ("3,7,5", 26, "numbers"),
+        ([3, "7", 5], 26, "numbers"),
+        ([3, True, 5], 26, "numbers"),
+        ([3.0, 7, 5], 26, "numbers"),
+        ([3, 7, 5], "three", "target"),
+        ([3, 7, 5], float("nan"), "target"),
+        ([3, 7, 5], float("inf"), "target"),
+        ([3, 7, 5], True, "target"),
+        ([3, 7, 5], None, "target"),
+        ([3, 7, 5], [26], "target"),
+        ([3, 7, 5], 26.5, "target"),
+        ([3, 7, 5], 0, "target"),
+        ([3, 7, 5], 10**20, "target"),
+        ([3, 7, 5], "٢٦", "target"),
+    ],
+)
+def test_countdown_verifier_rejects_malformed_rows(numbers, target, field):
+    # Regression (issue 9, eval score errors): these raised ValueError/OverflowError/TypeError, or (a bool
+    # target) were silently read as 1.
+    with pytest.raises(InputError, match=f"field '{field}'"):
+        CountdownVerifier().score(None, "\\boxed{7*3+5}", numbers=numbers, target=target)
+
+
+def test_countdown_verifier_reads_int_like_targets_and_gold():
+    for target in (26, "26", " 26 ", 26.0):
+        assert CountdownVerifier().score(None, "\\boxed{7*3+5}", numbers=[3, 7, 5], target=target).correct
+    assert CountdownVerifier().score("26", "\\boxed{7*3+5}", numbers=(3, 7, 5)).correct
+    with pytest.raises(InputError, match="field 'gold'"):
+        CountdownVerifier().score("three", "\\boxed{7*3+5}", numbers=[3, 7, 5])

@@ -2,8 +2,9 @@ import time
 
 import pytest
 
-from sftscope.verify.boxed import last_boxed
-from sftscope.verify.math import MathPool, verify_math
+from sftscope.errors import InputError
+from sftscope.verify.boxed import MAX_SCAN_CHARS, last_boxed
+from sftscope.verify.math import MAX_MATH_CHARS, MathPool, MathVerifier, verify_math
 
 HANG = "\\boxed{9^{9^{9^{9}}}}"  # sympy spends seconds on this power: a real pathological answer
 
@@ -24,6 +25,59 @@ HANG = "\\boxed{9^{9^{9^{9}}}}"  # sympy spends seconds on this power: a real pa
 )
 def test_last_boxed(text, expected):
     assert last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed{" * 30_000,  # a model stuck repeating an opening box: each one was rescanned to the end
+        "\\boxed{a" * 30_000,
+        "\\fbox{{" * 30_000,
+        "\\boxed{" + "\\boxed {x" * 20_000 + "}",
+    ],
+    ids=["boxed{", "boxed{a", "fbox{{", "nested"],
+)
+def test_last_boxed_is_linear_on_repeated_unclosed_boxes(text):
+    # Regression (issue 9, item 11): quadratic; ~200 KB took minutes, before any timeout could apply.
+    start = time.perf_counter()
+    last_boxed(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_last_boxed_falls_back_past_many_unclosed_boxes():
+    assert last_boxed("\\boxed{7} " + "\\boxed{" * 50_000) == "7"
+    assert last_boxed("\\boxed{1} \\boxed{\\frac{2}{3}" + "}" * 3) == "\\frac{2}{3}"
+
+
+def test_verify_math_scans_the_tail_and_records_the_cut():
+    long = "x" * (MAX_SCAN_CHARS + 10) + "\\boxed{2}"
+    verdict = verify_math("2", long)
+    assert verdict.correct
+    assert verdict.details == {"scanned_chars": MAX_SCAN_CHARS, "answer_chars": MAX_SCAN_CHARS + 19}
+    assert verify_math("2", "\\boxed{2}").details is None
+
+
+def test_math_verify_parses_a_bounded_answer():
+    # Math-Verify is superlinear on long input: 200 KB of repeated boxes took it 5 s after extraction.
+    start = time.perf_counter()
+    verdict = verify_math("2", "\\boxed{" * 28_000)
+    assert (verdict.reason, verdict.details) == ("unparseable", {"parsed_chars": MAX_MATH_CHARS})
+    assert time.perf_counter() - start < 2.0
+    too_long = verify_math("2", "\\boxed{" + "1+" * MAX_MATH_CHARS + "1}")
+    assert (too_long.reason, too_long.details) == (
+        "answer_too_long",
+        {"answer_chars": 2 * MAX_MATH_CHARS + 1},
+    )
+    assert (
+        verify_math("3", "The answer is 3. " + "x" * MAX_MATH_CHARS).reason == "unparseable"
+    )  # too far back
+
+
+@pytest.mark.parametrize("gold", [None, "", "  ", ["2"], True, float("nan")])
+def test_math_verifier_rejects_a_gold_that_is_not_an_answer(gold):
+    with pytest.raises(InputError, match="field 'gold'"):
+        MathVerifier().score(gold, "\\boxed{2}")
+    assert MathVerifier().score(2, "\\boxed{2}").correct  # a JSON number is an answer
 
 
 def test_verify_math_basic_and_think_handling():
@@ -62,3 +116,29 @@ def test_pool_rejects_bad_settings():
         MathPool(workers=0)
     with pytest.raises(ValueError):
         MathPool(timeout=0)
+
+
+def test_pool_meets_the_timeout_while_a_huge_row_waits_for_the_busy_worker():
+    # Regression (issue 9, item 13): the parent blocked writing 300 KB rows into the pipe of a worker stuck on
+    # HANG, missed the deadline, and HANG came back "wrong" after Math-Verify's own alarm (~2.7 s).
+    huge = "\u00fc " * 150_000
+    pairs = [("2", HANG), ("2", huge), ("2", huge), ("3", "\\boxed{3}")]
+    with MathPool(workers=1, timeout=0.3) as pool:
+        verdicts = pool.score(pairs)
+    assert verdicts[0].reason == "timeout"  # HANG runs for seconds: only a parent that kept watch says so
+    assert verdicts[1].details == {
+        "scanned_chars": MAX_SCAN_CHARS,
+        "answer_chars": 300_000,
+        "parsed_chars": MAX_MATH_CHARS,
+    }
+    assert verdicts[3].correct
+
+
+def test_pool_bounds_a_row_of_repeated_boxes_by_its_timeout():
+    # Regression (issue 9, item 11): `data verify --timeout 1` spent over 150 s in the parent on this row.
+    with MathPool(workers=1, timeout=1.0) as pool:
+        start = time.perf_counter()
+        verdicts = pool.score([("2", "\\boxed{" * 32_000), ("2", "\\boxed{2}")])
+        elapsed = time.perf_counter() - start
+    assert verdicts[0].reason in ("unparseable", "timeout") and verdicts[1].correct
+    assert elapsed < 4.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sftscope.errors import InputError
@@ -97,3 +99,21 @@ def test_refusal_lexicon_only_reads_the_opening_and_flags_empty_answers():
     assert not verify_refusal(late).correct
     empty = verify_refusal("<think>thinking forever")
     assert not empty.correct and empty.reason.endswith("empty answer")
+
+
+@pytest.mark.parametrize(
+    "reply", ["#thescore" + " " * 100_000, "# the score:" + " " * 100_000 + "*", "#" + " " * 100_000 + "x"]
+)
+def test_judge_score_parse_is_linear_on_runs_of_spaces(reply):
+    # Regression: three adjacent `\s*` made "#thescore" + spaces cubic (5,000 spaces: over a minute).
+    start = time.perf_counter()
+    assert parse_judge_score(reply) is None
+    assert time.perf_counter() - start < 1.0
+    assert parse_judge_score("#thescore:  **  4") == 4
+
+
+def test_non_string_input_is_a_verdict_or_a_named_error():
+    assert verify_refusal(None).reason == "not_a_string"
+    assert parse_judge_score(None) is None
+    with pytest.raises(InputError, match="question"):
+        JudgeScorer(ScriptedJudge(["#thescore: 1"])).score(None, "ok", question=None)

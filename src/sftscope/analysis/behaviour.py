@@ -1,6 +1,7 @@
 """Length and behaviour trends per checkpoint, and whether the model learned a procedure or only verbosity.
 
-Per checkpoint (reasoning samples: the in_domain and cross_domain tasks, or every sample when a run has none):
+Per checkpoint (reasoning samples: the in_domain and cross_domain tasks, or every sample when a run has none;
+only the tasks evaluated at every step kept, as for a domain curve):
 mean response tokens, truncation rate (finish_reason == "length"), backtracking / verification / subgoal
 markers per 1k tokens (the data audit's lexicon, `sftscope.data.markers`, counted over the whole completion,
 think block included), accuracy, and how markers go with correctness: the point-biserial correlation between
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sftscope.analysis.curves import CurvePoint, Diff, interval_diff
+from sftscope.analysis.curves import CurvePoint, common_block, interval_diff
 from sftscope.analysis.metrics import Z95, wilson_ci
 from sftscope.data.markers import MARKERS, count_markers
 from sftscope.records import SampleRecord
@@ -54,9 +55,7 @@ class BehaviourPoint:
 @dataclass(frozen=True)
 class BehaviourVerdict:
     label: str  # "procedural" | "surface verbosity" | "inconclusive"
-    reason: str
-    accuracy_change: Diff | None = None
-    length_change: Diff | None = None
+    reason: str  # the rule that fired, with its evidence (changes with 95% intervals)
 
 
 def reasoning_samples(records: Iterable[SampleRecord]) -> list[SampleRecord]:
@@ -122,15 +121,24 @@ def behaviour_point(run: str, step: int, records: Sequence[SampleRecord]) -> Beh
 
 
 def behaviour_trends(records: Iterable[SampleRecord]) -> dict[str, list[BehaviourPoint]]:
-    """run -> one BehaviourPoint per step, in step order."""
-    groups: dict[tuple[str, int], list[SampleRecord]] = defaultdict(list)
+    """run -> one BehaviourPoint per step, in step order, over the same tasks at every step (the block of
+    `curves.common_block`), so a trend never compares one task at the base with another later."""
+    by_run: dict[str, list[SampleRecord]] = defaultdict(list)
     for r in reasoning_samples(records):
         if r.error is None:
-            groups[(r.run, r.step)].append(r)
-    out: dict[str, list[BehaviourPoint]] = defaultdict(list)
-    for (run, step), rs in sorted(groups.items()):
-        out[run].append(behaviour_point(run, step, rs))
-    return dict(out)
+            by_run[r.run].append(r)
+    out: dict[str, list[BehaviourPoint]] = {}
+    for run, rs in sorted(by_run.items()):
+        presence: dict[str, set[int]] = defaultdict(set)
+        for r in rs:
+            presence[r.task].add(r.step)
+        tasks, steps = common_block(presence)
+        groups: dict[int, list[SampleRecord]] = defaultdict(list)
+        for r in rs:
+            if r.task in tasks and r.step in steps:
+                groups[r.step].append(r)
+        out[run] = [behaviour_point(run, step, groups[step]) for step in steps]
+    return out
 
 
 def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
@@ -150,12 +158,10 @@ def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
     evidence = f"step {base.step} → {last.step}: {acc_text}, {len_text}; markers vs correctness {corr_text}"
     if acc.above and markers_help:
         return BehaviourVerdict(
-            "procedural", f"markers go with correct answers and accuracy rose; {evidence}", acc, length
+            "procedural", f"markers go with correct answers and accuracy rose; {evidence}"
         )
     if length.above and not acc.above:
-        return BehaviourVerdict(
-            "surface verbosity", f"length grew and accuracy did not; {evidence}", acc, length
-        )
+        return BehaviourVerdict("surface verbosity", f"length grew and accuracy did not; {evidence}")
     missing = []
     if not acc.above:
         missing.append("accuracy did not rise significantly")
@@ -163,4 +169,4 @@ def classify_behaviour(points: Sequence[BehaviourPoint]) -> BehaviourVerdict:
         missing.append("markers are not significantly tied to correct answers")
     if not length.above:
         missing.append("length did not grow significantly")
-    return BehaviourVerdict("inconclusive", f"{'; '.join(missing)}; {evidence}", acc, length)
+    return BehaviourVerdict("inconclusive", f"{'; '.join(missing)}; {evidence}")

@@ -1,27 +1,24 @@
-"""Score-over-training curves per task and per domain, with intervals and paired differences.
+"""Score-over-training curves per task and per domain, read from the one `Estimator`.
 
-A curve is a list of (step, mean, lo, hi) points plus a way to compare two of its points. Built from stored
-samples, the comparison is a *paired* bootstrap over the questions that both checkpoints answered (the same
-resampled questions enter both sides, so question difficulty cancels out). Built from published numbers,
-(step, mean, lo, hi) or (step, n_correct, n), it falls back to combining the two points' own intervals the way
-Newcombe (1998) combines Wilson intervals for a difference of proportions.
+A curve is a list of (step, mean, lo, hi) points plus a way to compare two of its points: the estimator's
+paired bootstrap over the questions both checkpoints answered. Two checkpoints that share no question have no
+comparison (`diff` returns None). Where only two points' own intervals are known (the behaviour trends),
+`interval_diff` combines them the way Newcombe (1998) combines Wilson intervals for a difference.
 
-Domain curves average their tasks. Replicate b of a domain is the mean of replicate b of each task, each task
-resampled over its own questions; a domain difference averages the tasks' paired differences the same way.
+A domain curve is one block of tasks x steps: the tasks it averages are evaluated at every one of its steps,
+so the curve never switches tasks between steps (`common_block` picks the block; the caller notes what it
+leaves out). Replicate b of a domain is the mean of replicate b of its tasks, and a domain difference is the
+mean of the tasks' paired differences.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from sftscope.analysis.metrics import N_BOOT, Z95, bootstrap_indices, percentile_ci, seed_for, wilson_ci
-from sftscope.records import DOMAINS, SampleRecord
+from sftscope.analysis.estimator import CellKey, Diff, Estimate, Estimator
+from sftscope.analysis.metrics import is_proportion
 
 
 @dataclass(frozen=True)
@@ -33,38 +30,7 @@ class CurvePoint:
     n: int = 0  # questions (from samples) or samples (from counts); 0 when unknown
 
 
-@dataclass(frozen=True)
-class Diff:
-    """value[j] - value[i] with a 95% interval."""
-
-    delta: float
-    lo: float
-    hi: float
-
-    @property
-    def above(self) -> bool:
-        """Significantly positive: the 95% interval excludes 0."""
-        return self.lo > 0
-
-    @property
-    def below(self) -> bool:
-        return self.hi < 0
-
-    def above_at(self, z: float) -> bool:
-        """Significantly positive at the level of `z`: the interval's lower half scaled from 95% to z."""
-        return self.delta - (self.delta - self.lo) * z / Z95 > 0
-
-    def below_at(self, z: float) -> bool:
-        return self.delta + (self.hi - self.delta) * z / Z95 < 0
-
-
-Comparer = Callable[[int, int], Diff]
-
-
-def finite_ci(replicates: np.ndarray, mean: float) -> tuple[float, float]:
-    """Percentile interval of the replicates that drew at least one answered question."""
-    finite = replicates[~np.isnan(replicates)]
-    return percentile_ci(finite) if finite.size else (mean, mean)
+Comparer = Callable[[int, int], "Diff | None"]  # (i, j) -> point j minus point i, or None
 
 
 def interval_diff(a: CurvePoint, b: CurvePoint) -> Diff:
@@ -77,167 +43,90 @@ def interval_diff(a: CurvePoint, b: CurvePoint) -> Diff:
 
 @dataclass
 class Curve:
-    """One task's or one domain's score over steps. `compare(i, j)` gives point j minus point i."""
+    """One task's or one domain's score over steps. `diff(i, j)` gives point j minus point i, or None."""
 
     name: str
     kind: str  # "task" | "domain"
     domain: str
     points: list[CurvePoint]
-    run: str = ""
+    compare: Comparer = field(repr=False)
     tasks: tuple[str, ...] = ()
-    compare: Comparer | None = field(default=None, repr=False)
+    metric: str = "accuracy"
 
     @property
     def steps(self) -> list[int]:
         return [p.step for p in self.points]
 
-    def diff(self, i: int, j: int) -> Diff:
-        if self.compare is not None:
-            return self.compare(i, j)
-        return interval_diff(self.points[i], self.points[j])
-
-    def deltas_from_base(self) -> list[Diff]:
-        """Change of every point against the first one (the base model when step 0 is present)."""
-        return [self.diff(0, j) for j in range(len(self.points))]
-
-
-def curve_from_points(
-    name: str, points: Iterable[Sequence[float]], domain: str = "", kind: str = "task"
-) -> Curve:
-    """A curve from (step, mean, lo, hi) tuples, e.g. numbers read off a paper."""
-    pts = [CurvePoint(int(s), float(m), float(lo), float(hi)) for s, m, lo, hi in points]
-    return Curve(name, kind, domain, sorted(pts, key=lambda p: p.step))
-
-
-def curve_from_counts(
-    name: str, points: Iterable[Sequence[float]], domain: str = "", kind: str = "task"
-) -> Curve:
-    """A curve from (step, n_correct, n) tuples, with Wilson intervals (samples treated as independent)."""
-    pts = []
-    for step, correct, n in points:
-        lo, hi = wilson_ci(correct, int(n))
-        pts.append(CurvePoint(int(step), correct / n, lo, hi, int(n)))
-    return Curve(name, kind, domain, sorted(pts, key=lambda p: p.step))
-
-
-class TaskMatrix:
-    """Per-question scores of one task: rows are steps, columns questions (NaN where not evaluated)."""
-
-    def __init__(
-        self, run: str, task: str, domain: str, records: Sequence[SampleRecord], n_boot: int, seed: int
-    ):
-        self.run, self.task, self.domain = run, task, domain
-        sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0.0, 0])
-        for r in records:
-            cell = sums[(r.step, r.example_id)]
-            cell[0] += bool(r.correct)  # accuracy, as metrics.avg_at_k: partial credit never counts
-            cell[1] += 1
-        self.steps = sorted({s for s, _ in sums})
-        qids = sorted({q for _, q in sums})
-        row, col = {s: i for i, s in enumerate(self.steps)}, {q: i for i, q in enumerate(qids)}
-        self.scores = np.full((len(self.steps), len(qids)), np.nan)
-        for (step, qid), (total, count) in sums.items():
-            self.scores[row[step], col[qid]] = total / count
-        self.index = bootstrap_indices(len(qids), n_boot, seed_for(run, task, seed=seed))
-        self.complete = ~np.isnan(self.scores).any(axis=1)
-        # One step at a time keeps memory at n_boot x n_questions rather than times the number of steps.
-        self.replicates = (
-            np.stack([self._resample(row) for row in self.scores]) if self.steps else np.empty((0, 0))
-        )
-        self.n_questions = (~np.isnan(self.scores)).sum(axis=1)
-        self._diffs: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
-
-    def _resample(self, values: np.ndarray) -> np.ndarray:
-        picked = values[self.index]
-        if not np.isnan(values).any():
-            return picked.mean(axis=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a replicate of only unanswered questions
-            return np.nanmean(picked, axis=1)
-
-    def point(self, i: int) -> CurvePoint:
-        mean = float(np.nanmean(self.scores[i]))
-        return CurvePoint(self.steps[i], mean, *finite_ci(self.replicates[i], mean), int(self.n_questions[i]))
-
-    def paired(self, i: int, j: int) -> tuple[float, np.ndarray]:
-        """(delta, replicates) of step j minus step i over the questions both answered."""
-        if (i, j) not in self._diffs:
-            if self.complete[i] and self.complete[j]:
-                delta = float(np.mean(self.scores[j] - self.scores[i]))
-                reps = self.replicates[j] - self.replicates[i]
-            else:
-                d = self.scores[j] - self.scores[i]
-                if np.isnan(d).all():
-                    raise ValueError(
-                        f"{self.task}: steps {self.steps[i]} and {self.steps[j]} share no question"
-                    )
-                delta = float(np.nanmean(d))
-                reps = self._resample(d)
-                reps = np.where(np.isnan(reps), delta, reps)
-            self._diffs[(i, j)] = (delta, reps)
-        return self._diffs[(i, j)]
-
-
-@dataclass
-class CurveSet:
-    """Every task and domain curve of the given records, keyed by (run, name)."""
-
-    tasks: dict[tuple[str, str], Curve]
-    domains: dict[tuple[str, str], Curve]
-    matrices: dict[tuple[str, str], TaskMatrix]
-
     @property
-    def runs(self) -> list[str]:
-        return sorted({run for run, _ in self.tasks})
+    def percent(self) -> bool:
+        """Whether the scores are shares (shown in %) rather than raw values such as a reward."""
+        return is_proportion(self.metric)
+
+    def diff(self, i: int, j: int) -> Diff | None:
+        return self.compare(i, j)
 
 
-def task_curve(m: TaskMatrix) -> Curve:
-    def compare(i: int, j: int) -> Diff:
-        delta, reps = m.paired(i, j)
-        return Diff(delta, *percentile_ci(reps))
-
-    points = [m.point(i) for i in range(len(m.steps))]
-    return Curve(m.task, "task", m.domain, points, m.run, (m.task,), compare)
+def as_point(step: int, e: Estimate) -> CurvePoint:
+    return CurvePoint(step, e.mean, e.lo, e.hi, e.n)
 
 
-def domain_curve(run: str, domain: str, members: list[TaskMatrix]) -> Curve:
-    """Average of the member tasks at every step where at least one of them was evaluated."""
-    steps = sorted({s for m in members for s in m.steps})
-    rows = [{m.task: m.steps.index(s) for m in members if s in m.steps} for s in steps]
-    by_task = {m.task: m for m in members}
+def task_curve(est: Estimator, keys: Sequence[CellKey]) -> Curve:
+    """The curve of one (run, task, version, protocol) over the given cells, in step order."""
+    keys = sorted(keys, key=lambda k: k.step)
+    cells = [est.cell(k) for k in keys]
+    estimates = [est.estimate(k) for k in keys]
+    present = [(k, e) for k, e in zip(keys, estimates) if e is not None]  # a step with no parsed judgement
+    keys = [k for k, _ in present]
+
+    def compare(i: int, j: int) -> Diff | None:
+        return est.paired(keys[i], keys[j])
+
+    first = cells[0]
+    points = [as_point(k.step, e) for k, e in present]
+    return Curve(first.key.task, "task", first.domain, points, compare, (first.key.task,), first.metric)
+
+
+def common_block(presence: Mapping[str, set[int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The tasks and steps of a domain curve: every chosen task is evaluated at every chosen step.
+
+    The block always holds the earliest step of any task (the base), and among such blocks the one with
+    the most (task, step) cells, more tasks first on a tie. It is found greedily: start from every task
+    evaluated at the base and drop, one at a time, the task whose absence frees the most steps.
+    """
+    if not presence:
+        return (), ()
+    base = min(min(steps) for steps in presence.values())
+    tasks = sorted(t for t, steps in presence.items() if base in steps)
+    best_tasks, best_steps = list(tasks), set.intersection(*(presence[t] for t in tasks))
+    while len(tasks) > 1:
+        drop = max(tasks, key=lambda t: len(set.intersection(*(presence[u] for u in tasks if u != t))))
+        tasks = [t for t in tasks if t != drop]
+        steps = set.intersection(*(presence[t] for t in tasks))
+        if len(tasks) * len(steps) > len(best_tasks) * len(best_steps):
+            best_tasks, best_steps = list(tasks), steps
+    # A task dropped on the way may still cover the block it ended in: take it back.
+    best_tasks += [t for t in presence if t not in best_tasks and best_steps <= presence[t]]
+    return tuple(sorted(best_tasks)), tuple(sorted(best_steps))
+
+
+def aggregate_curve(
+    est: Estimator,
+    name: str,
+    domain: str,
+    grid: Mapping[str, Mapping[int, CellKey]],
+    steps: Sequence[int],
+) -> Curve:
+    """The mean of `grid`'s tasks (task -> step -> cell) at each of `steps`; every task has every step."""
+    tasks = tuple(sorted(grid))
+    rows = [[grid[t][s] for t in tasks] for s in steps]
     points = []
-    for step, row in zip(steps, rows):
-        reps = np.mean([by_task[t].replicates[i] for t, i in row.items()], axis=0)
-        mean = float(np.mean([np.nanmean(by_task[t].scores[i]) for t, i in row.items()]))
-        n = int(sum(by_task[t].n_questions[i] for t, i in row.items()))
-        points.append(CurvePoint(step, mean, *finite_ci(reps, mean), n))
+    for step, keys in zip(steps, rows):
+        e = est.aggregate(keys)
+        if e is not None:
+            points.append(as_point(step, e))
+    kept = [rows[steps.index(p.step)] for p in points]
 
-    def compare(i: int, j: int) -> Diff:
-        shared = sorted(set(rows[i]) & set(rows[j]))
-        if not shared:
-            return interval_diff(points[i], points[j])
-        parts = [by_task[t].paired(rows[i][t], rows[j][t]) for t in shared]
-        delta = float(np.mean([d for d, _ in parts]))
-        return Diff(delta, *percentile_ci(np.mean([r for _, r in parts], axis=0)))
+    def compare(i: int, j: int) -> Diff | None:
+        return est.paired_aggregate(kept[i], kept[j])
 
-    return Curve(domain, "domain", domain, points, run, tuple(sorted(by_task)), compare)
-
-
-def build_curves(records: Iterable[SampleRecord], n_boot: int = N_BOOT, seed: int = 0) -> CurveSet:
-    """Task and domain curves for every run in `records`."""
-    groups: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
-    for r in records:
-        groups[(r.run, r.task)].append(r)
-    matrices = {
-        key: TaskMatrix(key[0], key[1], rs[0].domain, rs, n_boot, seed) for key, rs in sorted(groups.items())
-    }
-    tasks = {key: task_curve(m) for key, m in matrices.items()}
-    members: dict[tuple[str, str], list[TaskMatrix]] = defaultdict(list)
-    for (run, _), m in matrices.items():
-        members[(run, m.domain)].append(m)
-    order = {d: i for i, d in enumerate(DOMAINS)}
-    domains = {
-        key: domain_curve(key[0], key[1], ms)
-        for key, ms in sorted(members.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][1]))
-    }
-    return CurveSet(tasks, domains, matrices)
+    return Curve(name, "domain", domain, points, compare, tasks)

@@ -1,18 +1,23 @@
 """Everything the report says about one run, computed once: curves, labels, behaviour, trade-off, verdict.
 
-`analyse_run(records, run)` is the single entry point; the report only formats what it returns.
+`analyse_run(records, run)` is the single entry point; the report only formats what it returns. Every
+number it holds is read from one `Estimator`, so no two sentences or tables disagree about the same cell.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sftscope.analysis.behaviour import BehaviourPoint, BehaviourVerdict, behaviour_trends, classify_behaviour
-from sftscope.analysis.curves import Curve, CurvePoint, CurveSet, build_curves
-from sftscope.analysis.dynamics import Dynamics, classify, pts
-from sftscope.analysis.metrics import N_BOOT
-from sftscope.analysis.tradeoff import TradeoffPoint, attack_success_curve, is_hexphi, tradeoff
-from sftscope.records import SampleRecord
+from sftscope.analysis.curves import Curve, aggregate_curve, common_block, task_curve
+from sftscope.analysis.dynamics import Dynamics, change, classify
+from sftscope.analysis.estimator import N_BOOT, CellKey, Estimator
+from sftscope.analysis.metrics import is_proportion
+from sftscope.analysis.selection import select
+from sftscope.analysis.thinking import ThinkingCredit, thinking_credit
+from sftscope.analysis.tradeoff import Tradeoff, tradeoff
+from sftscope.records import DOMAINS, SampleRecord
 
 DOMAIN_TITLES = {
     "in_domain": "In-domain",
@@ -21,34 +26,39 @@ DOMAIN_TITLES = {
     "safety": "Safety",
 }
 
+Grid = dict[str, dict[int, CellKey]]  # task -> step -> the chosen cell
+
 
 def domain_title(domain: str) -> str:
     return DOMAIN_TITLES.get(domain, domain.replace("_", " ").capitalize())
+
+
+def domain_order(domain: str) -> int:
+    """Sort key: in_domain, cross_domain, general, safety, then anything else."""
+    return DOMAINS.index(domain) if domain in DOMAINS else len(DOMAINS)
+
+
+def steps_text(steps: list[int] | set[int]) -> str:
+    ordered = sorted(steps)
+    return f"step{'s' if len(ordered) > 1 else ''} {', '.join(map(str, ordered))}"
 
 
 @dataclass
 class Findings:
     run: str
     steps: list[int]
-    curves: CurveSet
+    estimator: Estimator
+    grid: Grid
     domains: list[tuple[Curve, Dynamics]]
     tasks: list[tuple[Curve, Dynamics]]
     behaviour: list[BehaviourPoint]
     behaviour_verdict: BehaviourVerdict
-    tradeoff: list[TradeoffPoint]
+    tradeoff: Tradeoff | None
+    credit: list[ThinkingCredit] = field(default_factory=list)
     task_versions: dict[str, str] = field(default_factory=dict)
-    unparsed: dict[tuple[str, int], float] = field(default_factory=dict)  # (task, step) -> share unparsed
+    task_protocols: dict[str, str] = field(default_factory=dict)
     n_samples: int = 0
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def has_safety(self) -> bool:
-        return bool(self.tradeoff)
-
-    def attack_success(self) -> list[CurvePoint]:
-        """The HEx-PHI attack success rate at every step, base included (empty without HEx-PHI)."""
-        curve = next((c for c, _ in self.tasks if is_hexphi(c.name)), None)
-        return attack_success_curve(curve) if curve is not None else []
 
     def verdict(self) -> list[str]:
         """The plain-words paragraph at the top of the report, one sentence per finding."""
@@ -64,69 +74,103 @@ class Findings:
         lines += self.notes
         bv = self.behaviour_verdict
         lines.append(f"Behaviour: {bv.label} — {bv.reason}.")
-        if self.tradeoff:
-            last = self.tradeoff[-1]
-            text = (
-                f"Safety trade-off at step {last.step}: reasoning {pts(last.reasoning)}, "
-                f"safety score {pts(last.safety)}, both vs base"
+        if self.tradeoff is not None:
+            last = self.tradeoff.points[-1]
+            level = next(p for p in self.tradeoff.levels if p.step == last.step)
+            lines.append(
+                f"Safety trade-off at step {last.step}: reasoning {change(last.reasoning)}, "
+                f"{self.tradeoff.label} {change(last.safety)}, both vs base; "
+                f"{self.tradeoff.label} {level.mean * 100:.1f}% at step {last.step}."
             )
-            if last.attack_success is not None:
-                text += f", HEx-PHI attack success rate {last.attack_success.mean * 100:.1f}%"
-            lines.append(text + ".")
+        last_credit = {c.task: c for c in self.credit}  # rows are in step order: the last step wins
+        for c in last_credit.values():
+            lines.append(
+                f"Unfinished thinking, {c.task} at step {c.step}: paper − strict protocol {change(c.difference)} "
+                f"on {c.completions} completions scored both ways; {c.unclosed_credited} of the "
+                f"{c.paper_correct} correct under paper never closed their think block."
+            )
         return lines
 
 
-def one_version_per_task(records: list[SampleRecord]) -> tuple[list[SampleRecord], list[str]]:
-    """Keep one task_version per task, so a bumped scorer or prompt never mixes into one curve.
+def domain_curves(est: Estimator, grid: Grid) -> tuple[list[Curve], list[str]]:
+    """One curve per domain over a block of tasks x steps, and notes on what each block leaves out."""
+    curves, notes = [], []
+    members: dict[str, list[str]] = defaultdict(list)
+    for task, by_step in grid.items():
+        cell = est.cell(next(iter(by_step.values())))
+        if is_proportion(cell.metric):
+            members[cell.domain].append(task)
+        else:
+            notes.append(
+                f"Task {task} ({cell.metric}) is in no domain average: its score is not a proportion."
+            )
+    for domain in sorted(members, key=lambda d: (domain_order(d), d)):
+        presence = {t: set(grid[t]) for t in members[domain]}
+        tasks, steps = common_block(presence)
+        title = domain_title(domain)
+        for task in sorted(set(presence) - set(tasks)):
+            missing = set(steps) - presence[task] or {min(steps)}
+            notes.append(
+                f"{title} average leaves out {task}: not evaluated at {steps_text(missing)}, and a domain "
+                "curve keeps the same tasks at every step."
+            )
+        dropped = set().union(*presence.values()) - set(steps)
+        if dropped and tasks:
+            absent = sorted(t for t in tasks if not dropped <= presence[t])
+            notes.append(
+                f"{title} curve leaves out {steps_text(dropped)}: {', '.join(absent)} not evaluated there."
+            )
+        curves.append(aggregate_curve(est, domain, domain, {t: grid[t] for t in tasks}, steps))
+    return curves, notes
 
-    The kept version is the one evaluated at the most checkpoints (then the one reaching the later step).
-    """
-    steps: dict[tuple[str, str], set[int]] = {}
-    for r in records:
-        steps.setdefault((r.task, r.task_version), set()).add(r.step)
-    chosen: dict[str, str] = {}
-    for (task, version), seen in sorted(steps.items()):
-        best = chosen.get(task)
-        if best is None or (len(seen), max(seen)) > (len(steps[(task, best)]), max(steps[(task, best)])):
-            chosen[task] = version
-    notes = [
-        f"Task {task} has results for versions {', '.join(sorted(v for t, v in steps if t == task))}; "
-        f"the report uses version {version} (evaluated at the most checkpoints)."
-        for task, version in sorted(chosen.items())
-        if sum(t == task for t, _ in steps) > 1
-    ]
-    return [r for r in records if chosen[r.task] == r.task_version], notes
+
+def coverage_notes(curves: list[Curve]) -> list[str]:
+    """Say where a step answered other questions than the curve's first step (changes pair the shared)."""
+    notes = []
+    for curve in curves:
+        base = curve.points[0]
+        for j, point in enumerate(curve.points[1:], 1):
+            found = curve.diff(0, j)
+            shared = 0 if found is None else found.n
+            if shared == base.n == point.n:
+                continue
+            notes.append(
+                f"{curve.name}: step {point.step} has {point.n} questions, {shared} of them shared with "
+                f"step {base.step}; its change is paired over those {shared}"
+                + (" (none: no change is claimed)." if not shared else ".")
+            )
+    return notes
 
 
 def analyse_run(records: list[SampleRecord], run: str, n_boot: int = N_BOOT, seed: int = 0) -> Findings:
     """Curves, dynamics labels, behaviour trends and the trade-off for one run's records."""
-    mine, notes = one_version_per_task([r for r in records if r.run == run])
-    if not mine:
+    chosen = select(r for r in records if r.run == run)
+    if not chosen.records:
         raise ValueError(f"no samples for run {run!r}")
-    curves = build_curves(mine, n_boot=n_boot, seed=seed)
-    domains = [(c, classify(c)) for (r, _), c in curves.domains.items() if r == run]
-    tasks = [(c, classify(c)) for (r, _), c in curves.tasks.items() if r == run]
-    order = {curve.domain: i for i, (curve, _) in enumerate(domains)}
-    tasks.sort(key=lambda cd: (order.get(cd[0].domain, 99), cd[0].name))
-    behaviour = behaviour_trends(mine).get(run, [])
-    unparsed_counts: dict[tuple[str, int], list[int]] = {}
-    versions: dict[str, str] = {}
-    for r in mine:
-        cell = unparsed_counts.setdefault((r.task, r.step), [0, 0])
-        cell[0] += r.extracted is None
-        cell[1] += 1
-        versions[r.task] = r.task_version
+    est = Estimator(chosen.records, n_boot=n_boot, seed=seed)
+    grid: Grid = defaultdict(dict)
+    for key in est.cells:
+        grid[key.task][key.step] = key
+    grid = dict(grid)
+    task_list = [task_curve(est, list(by_step.values())) for by_step in grid.values()]
+    domain_list, notes = domain_curves(est, grid)
+    domains = [(c, classify(c)) for c in domain_list]
+    tasks = [(c, classify(c)) for c in task_list]
+    tasks.sort(key=lambda cd: (domain_order(cd[0].domain), cd[0].domain, cd[0].name))
+    behaviour = behaviour_trends(chosen.records).get(run, [])
     return Findings(
         run=run,
-        steps=sorted({r.step for r in mine}),
-        curves=curves,
+        steps=sorted({k.step for k in est.cells}),
+        estimator=est,
+        grid=grid,
         domains=domains,
         tasks=tasks,
         behaviour=behaviour,
         behaviour_verdict=classify_behaviour(behaviour),
-        tradeoff=tradeoff(curves, run),
-        task_versions=versions,
-        unparsed={k: a / b for k, (a, b) in unparsed_counts.items()},
-        n_samples=len(mine),
-        notes=notes,
+        tradeoff=tradeoff(est, grid),
+        credit=thinking_credit(chosen.same_version, est.weights),
+        task_versions=chosen.versions,
+        task_protocols=chosen.protocols,
+        n_samples=len(chosen.records),
+        notes=chosen.notes + notes + coverage_notes(task_list),
     )

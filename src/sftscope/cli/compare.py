@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-BOOTSTRAP = 1000  # analysis.metrics.N_BOOT; a literal so that `--help` does not import numpy
+BOOTSTRAP = 1000  # analysis.estimator.N_BOOT; a literal so that `--help` does not import numpy
 
 
 def step_value(text: str) -> str | int:
@@ -82,7 +82,9 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InputError(
             f"--bootstrap {args.bootstrap}: use at least 100 resamples for a stable 95% interval"
         )
-    doc = comparison_document(compare_runs(args.sources, args.step, args.db, args.bootstrap, args.seed))
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed}: use a seed >= 0")
+    doc = comparison_document(*compare_runs(args.sources, args.step, args.db, args.bootstrap, args.seed))
     markdown = render_markdown(doc, {})
     print(markdown)
     if out is not None:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
-from pathlib import Path
 
+from sftscope.atomic import check_outputs
 from sftscope.errors import InputError
 
-FORMATS = "Inputs: .parquet, .jsonl, a local dataset dir, a hub id (owner/name) or hf:<id-or-path>."
+FORMATS = (
+    "Inputs: .parquet, .jsonl, .json, .csv, a folder of shards, a save_to_disk folder, a hub id (owner/name) "
+    "or hf:<id-or-path>."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -147,8 +151,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _check_pool(args) -> None:
-    if args.workers < 1 or args.timeout <= 0:
-        raise InputError(f"--workers must be >= 1 and --timeout > 0 (got {args.workers}, {args.timeout})")
+    if args.workers < 1 or not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise InputError(
+            f"--workers must be >= 1 and --timeout a finite number > 0 (got {args.workers}, {args.timeout})"
+        )
 
 
 def _read(args):
@@ -157,11 +163,9 @@ def _read(args):
     return read_rows(args.input, column_map=parse_column_map(args.map), split=args.split)
 
 
-def _check_out(args, *outs: str | None) -> None:
-    src = Path(args.input)
-    for out in outs:
-        if out and src.exists() and Path(out).resolve() == src.resolve():
-            raise InputError(f"{out}: output would overwrite the input; choose another path")
+def _check_out(args, **outs: str | None) -> None:
+    """Outputs must differ from each other and from the input, and not nest in it (see `check_outputs`)."""
+    check_outputs({"input": args.input}, {f"--{flag}": path for flag, path in outs.items()})
 
 
 def _progress(total: int, desc: str):
@@ -203,12 +207,15 @@ def run_verify(args) -> int:
     from dataclasses import replace
 
     from sftscope.atomic import write_json
-    from sftscope.data.io import write_rows
+    from sftscope.data.io import check_writable, write_rows
     from sftscope.data.verification import summarize, verify_rows
 
-    _check_out(args, args.out, args.rejected, args.report)
+    _check_out(args, out=args.out, rejected=args.rejected, report=args.report)
     _check_pool(args)
     rows = _read(args)
+    for path in (args.out, args.rejected):  # fail now, not after the verification work
+        if path:
+            check_writable(rows, path)
     start = time.perf_counter()
     with _progress(len(rows), "verify") as bar:
         verdicts = verify_rows(
@@ -217,6 +224,7 @@ def run_verify(args) -> int:
             timeout=args.timeout,
             strip_think=not args.full_response,
             progress=lambda k: bar.update(k - bar.n),
+            source=args.input,
         )
     report = summarize(rows, verdicts, time.perf_counter() - start).to_dict()
     write_rows([row for row, v in zip(rows, verdicts) if v.correct], args.out)
@@ -237,7 +245,7 @@ def run_variant(args) -> int:
     from sftscope.data.io import write_rows
     from sftscope.data.variants import make_variant
 
-    _check_out(args, args.out)
+    _check_out(args, out=args.out)
     rows, summary = make_variant(_read(args), args.kind, n=args.n, seed=args.seed)
     if not rows:
         raise InputError(f"{args.input}: no row can take the '{args.kind}' variant (nothing written)")
@@ -251,7 +259,7 @@ def run_variant(args) -> int:
 def run_convert(args) -> int:
     from sftscope.data.io import write_rows
 
-    _check_out(args, args.out)
+    _check_out(args, out=args.out)
     rows = _read(args)
     write_rows(rows, args.out)
     print(f"wrote {len(rows)} canonical rows to {args.out}")
@@ -267,7 +275,7 @@ def run_audit(args) -> int:
     if args.verify:
         from sftscope.data.verification import verify_rows
 
-        verdicts = verify_rows(rows, workers=args.workers, timeout=args.timeout)
+        verdicts = verify_rows(rows, workers=args.workers, timeout=args.timeout, source=args.input)
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     report = audit_rows(rows, tokenizer=tokenizer, max_length=args.max_length, verdicts=verdicts)
     report["input"] = str(args.input)

@@ -154,15 +154,21 @@ def dry_run(args: argparse.Namespace, cfg) -> int:
 
 
 def format_table(records: list) -> str:
-    """Per-task avg@k with a 95% bootstrap interval over questions (sftscope.analysis.metrics)."""
-    from sftscope.analysis.metrics import task_scores
+    """Per-task score with its 95% interval: a view of the one estimator (sftscope.analysis.estimator), so a
+    cell reads exactly as in `sftscope report` and `sftscope compare`."""
+    from sftscope.analysis.estimator import Estimator
+    from sftscope.analysis.findings import domain_order
+    from sftscope.analysis.metrics import METRIC_LABELS
+    from sftscope.report.tables import score_text
 
-    lines = [f"{'task':<18} {'domain':<13} {'n':>5} {'k':>3} {'score %':>8}  {'95% CI':<15} {'unparsed':>8}"]
-    for s in task_scores(records):
-        ci = f"[{100 * s.lo:5.1f}, {100 * s.hi:5.1f}]"
+    est = Estimator(records)
+    header = f"{'task':<18} {'domain':<13} {'protocol':<8} {'n':>5} {'k':>3}  {'score [95% CI]':<22} {'unparsed':>8}"
+    lines = [header + "  measure"]
+    for key, cell in sorted(est.cells.items(), key=lambda kv: (domain_order(kv[1].domain), kv[0])):
+        score = score_text(cell.metric, est.estimate(key))
         lines.append(
-            f"{s.task:<18} {s.domain:<13} {s.n_questions:>5} {s.k:>3} {100 * s.mean:>8.1f}  {ci:<15} "
-            f"{100 * s.unparsed_rate:>7.1f}%"
+            f"{key.task:<18} {cell.domain:<13} {key.protocol:<8} {len(cell.qids):>5} {cell.k:>3}  {score:<22} "
+            f"{100 * cell.unparsed:>7.1f}%  {METRIC_LABELS[cell.metric]}"
         )
     return "\n".join(lines)
 
@@ -217,18 +223,16 @@ def score_command(args: argparse.Namespace) -> int:
 
 
 def rescore_command(args: argparse.Namespace) -> int:
-    import os
-
     from sftscope.eval.scoring import rescore
     from sftscope.store.db import Store
 
     db = Path(args.db)
     if not db.is_file():
         raise InputError(f"{args.db}: results DB not found")
-    readonly = not os.access(db, os.W_OK) or not os.access(db.parent, os.W_OK)
     ctx = scoring_context(args)
     paths = parse_pairs(args.data_path, "--data-path", "hexphi=./HEx-PHI")
-    with Store(db, readonly=readonly) as store:
+    with Store.for_reading(db) as store:
+        readonly = store.readonly
         results = rescore(
             store, task=args.task, run=args.run, protocol=args.protocol, data_paths=paths, ctx=ctx
         )

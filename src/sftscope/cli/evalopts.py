@@ -197,7 +197,7 @@ def parse_pairs(items: list[str], flag: str, example: str) -> dict[str, str]:
 
 def eval_values(args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
     """The EvalConfig keys that flags set, as a nested dict (under `prefix` for SweepConfig's `eval`)."""
-    import yaml
+    from sftscope.config import load_yaml
 
     values: dict[str, Any] = {}
     suite = ",".join(x for x in (args.suite, args.tasks) if x)
@@ -212,30 +212,15 @@ def eval_values(args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]
     if paths:
         _assign(values, f"{prefix}data_paths", paths)
     for key, raw in parse_pairs(args.backend_opt, "--backend-opt", "batch_size=64").items():
-        _assign(values, f"{prefix}backend_options.{key}", yaml.safe_load(raw))
+        _assign(values, f"{prefix}backend_options.{key}", load_yaml(raw, f"--backend-opt {key}={raw}"))
     return values
 
 
 def resolve(cls: type, args: argparse.Namespace, flags: dict[str, Any]) -> Any:
     """defaults <- --config <- --set <- flags, checked key by key (an unknown key is an error)."""
-    import yaml
+    from sftscope.config import load_config
 
-    from sftscope.config import build, read_yaml
-
-    values: dict[str, Any] = read_yaml(args.config) if args.config else {}
-    for item in args.overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set {item!r}: expected key=value, e.g. --set limit=100")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise InputError(
-                f"--set {item!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)})"
-            ) from None
-        _assign(values, key.strip(), value)
-    _merge(values, flags)
-    return build(cls, values)
+    return load_config(cls, args.config, args.overrides, flags)
 
 
 def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -246,14 +231,6 @@ def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
             raise InputError(f"config key {dotted!r}: '{key}' is not a section")
         tree = node
     tree[keys[-1]] = value
-
-
-def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def check_json_flag(args: argparse.Namespace) -> None:

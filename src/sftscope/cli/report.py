@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BOOTSTRAP = 1000  # analysis.metrics.N_BOOT; a literal so that `--help` does not import numpy
+BOOTSTRAP = 1000  # analysis.estimator.N_BOOT; a literal so that `--help` does not import numpy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +55,8 @@ def run_report(args: argparse.Namespace) -> int:
         raise InputError(
             f"--bootstrap {args.bootstrap}: use at least 100 resamples for a stable 95% interval"
         )
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed}: use a seed >= 0")
     console = Console(file=sys.stderr)
     with Progress(
         SpinnerColumn(),

@@ -12,14 +12,18 @@ Styles of the response (`STYLES`):
 - `nocot`: no think block, just the summary and the box.
 
 Determinism: problem `index` of `seed` draws from `random.Random(f"countdown:{seed}:{index}")`, so any row can
-be regenerated alone. Held-out split: a problem whose canonical key (sorted numbers + target) hashes into
+be regenerated alone. Distinct rows are drawn until `n` are found, so an `n` larger than the problem space
+would draw for minutes before failing; `check_space` counts the space first and fails at once with its size. Held-out split: a problem whose canonical key (sorted numbers + target) hashes into
 `EVAL_BUCKETS` of 10 buckets is an eval problem; training files never contain one, in any number order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -147,6 +151,73 @@ def make_row(
     )
 
 
+def _fold_values(numbers: tuple[int, ...], memo: dict) -> set[int]:
+    """Every target `_random_target` can fold `numbers` (sorted) into: one number at a time onto the rest."""
+    if numbers in memo:
+        return memo[numbers]
+    if len(numbers) == 1:
+        out = {numbers[0]}
+    else:
+        out = set()
+        for i, last in enumerate(numbers):
+            if i and numbers[i - 1] == last:
+                continue  # the same value again folds the same way
+            for value in _fold_values(numbers[:i] + numbers[i + 1 :], memo):
+                a, b = (value, last) if value >= last else (last, value)
+                out.update((a + b, a * b))
+                if a > b:
+                    out.add(a - b)
+                if a % b == 0:
+                    out.add(a // b)
+    memo[numbers] = out
+    return out
+
+
+def count_problems(
+    split: str, k_min: int, k_max: int, max_number: int, max_target: int, ordered: bool
+) -> int:
+    """How many distinct problems `make_problem` can draw in `split`.
+
+    `ordered` counts number tuples in every order (training rows are distinct per order), else as sets (eval
+    problems). An upper bound for `generate_rows`, whose trace cap can skip some of them."""
+    memo: dict = {}
+    total = 0
+    for k in range(k_min, k_max + 1):
+        for numbers in itertools.combinations_with_replacement(range(1, max_number + 1), k):
+            targets = sum(
+                1
+                for t in _fold_values(numbers, memo)
+                if t <= max_target
+                and t not in numbers
+                and is_eval_split(list(numbers), t) == (split == "eval")
+            )
+            if targets and ordered:
+                targets *= math.factorial(k) // math.prod(
+                    math.factorial(c) for c in Counter(numbers).values()
+                )
+            total += targets
+    return total
+
+
+def check_space(
+    n: int, split: str, k_min: int, k_max: int, max_number: int, max_target: int, ordered: bool
+) -> None:
+    """Fail at once when fewer than `n` distinct problems exist (instead of drawing for minutes first)."""
+    # A cheap bound first: number tuples times the targets one tuple can fold into (orders x operations).
+    bound = sum(
+        max_number**k * min(max_target, math.factorial(k) * 4 ** (k - 1)) for k in range(k_min, k_max + 1)
+    )
+    if bound >= 20 * n:  # room to spare: draws find n distinct problems long before they run out
+        return
+    size = bound if bound < n else count_problems(split, k_min, k_max, max_number, max_target, ordered)
+    if size < n:
+        settings = f"--k-min {k_min} --k-max {k_max} --max-number {max_number} --max-target {max_target}"
+        raise InputError(
+            f"only {'up to ' if size == bound else ''}{size:,} distinct {split} problems exist for {settings} "
+            f"(asked for {n:,}); lower --n or raise --max-number/--max-target/--k-max"
+        )
+
+
 def generate_rows(
     n: int,
     seed: int,
@@ -164,6 +235,7 @@ def generate_rows(
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
     _check(k_min, k_max, max_number, max_target)
+    check_space(n, "train", k_min, k_max, max_number, max_target, ordered=True)
     rows: list[SFTRow] = []
     seen: set[tuple] = set()
     limit = 50 * n + 1000
@@ -194,6 +266,8 @@ def eval_problems(
     n: int, seed: int = 0, k_min: int = 3, k_max: int = 4, max_number: int = 10, max_target: int = 100
 ) -> list[dict[str, Any]]:
     """`n` distinct held-out problems ({numbers, target, id}); none ever appears in a training file."""
+    _check(k_min, k_max, max_number, max_target)
+    check_space(n, "eval", k_min, k_max, max_number, max_target, ordered=False)
     out, seen = [], set()
     for index in range(50 * n + 1000):
         problem = make_problem(seed, index, k_min, k_max, max_number, "eval", max_target)

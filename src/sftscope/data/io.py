@@ -1,132 +1,46 @@
-"""Read and write SFT rows: Parquet, JSONL, and Hugging Face datasets (a hub id or a local dataset dir).
+"""SFT rows in and out: canonical `SFTRow`s from any source `data.reader` reads, and Parquet/JSONL writers.
 
-Every reader returns canonical `SFTRow`s (DESIGN.md § Data contract). The paper's columns are read as they
-are: `message` -> messages, `advantage` -> weight, `logprob` -> logprobs, `entropy` -> entropies. Other names
-map with `column_map={"old": "new"}` (`--map old=new`). Any other column is kept in `SFTRow.extra` and written
-back unchanged (Countdown's numbers/target/search, for example).
+Every reader returns canonical `SFTRow`s (docs/design.md § Data contract). The paper's columns are read as
+they are: `message` -> messages, `advantage` -> weight, `logprob` -> logprobs, `entropy` -> entropies. Other
+names map with `column_map={"old": "new"}` (`--map old=new`). Any other column is kept in `SFTRow.extra` and
+written back unchanged (Countdown's numbers/target/search, for example).
 
 Validation: a bad row is an `InputError` naming the file, the row index and the field. `logprobs` and
 `entropies` are per response token; when a row has both, their lengths must match (the reader cannot know
 the teacher's tokenizer; `data audit --tokenizer` compares against the response token count).
 
-Local Parquet/JSONL files are read with pyarrow/json directly: no `datasets` cache, and no dependence on
-building in-memory `datasets.Dataset`s (which fails on some dill versions, see BASELINES.md).
+Writing: what cannot be written faithfully is an `InputError` before any file is touched: NaN or Infinity
+into JSON (not JSON), an integer beyond int64 anywhere (Parquet cannot hold it; the reader refuses it).
+`check_writable` runs the same checks up front, so a long `data verify` does not fail at its last step.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
+import stat
 from pathlib import Path
 from typing import Any
 
-from sftscope.atomic import atomic_path
+from sftscope.atomic import atomic_open, atomic_path
+from sftscope.data import jsontext
+from sftscope.data.reader import read_records
 from sftscope.errors import InputError, row_error
 from sftscope.records import SFTRow
 
 CANONICAL = ("messages", "response", "answer", "weight", "id", "source", "logprobs", "entropies")
 PAPER_ALIASES = {"message": "messages", "advantage": "weight", "logprob": "logprobs", "entropy": "entropies"}
-SUFFIXES = (".parquet", ".jsonl", ".json")
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+OUTPUT_SUFFIXES = (".parquet", ".jsonl", ".json")
 
 
 def read_rows(
     source: str | os.PathLike, *, column_map: dict[str, str] | None = None, split: str = "train"
 ) -> list[SFTRow]:
-    """Read `source` (a .parquet/.jsonl file, a local dir, a hub id, or `hf:<id or path>`) as canonical rows.
-
-    `hf:` forces `datasets.load_dataset`; a bare `owner/name` that is not a local path is a hub id too.
-    """
+    """Read `source` (a file, a directory, a hub id, or `hf:<id or path>`; see `data.reader`) as rows."""
     raw = read_records(source, split=split)
     if not raw:
         raise row_error(source, None, None, "no rows", "the file is empty; point to a file with data")
     return [to_row(record, source, i, column_map) for i, record in enumerate(raw)]
-
-
-def read_records(source: str | os.PathLike, *, split: str = "train") -> list[dict[str, Any]]:
-    """The raw records of `source`, before any renaming or validation."""
-    if str(source).startswith("hf:"):
-        return read_hub(str(source)[3:], split)
-    path = Path(source)
-    if path.is_file():
-        if path.suffix == ".parquet":
-            return _read_parquet(path)
-        if path.suffix in (".jsonl", ".json"):
-            return _read_jsonl(path)
-        raise InputError(f"{path}: unknown file type '{path.suffix}' (use .parquet or .jsonl)")
-    if path.is_dir():
-        return _read_dir(path, split)
-    text = str(source)
-    if _HUB_ID.fullmatch(text) and path.suffix not in SUFFIXES and not path.parent.exists():
-        return read_hub(text, split)
-    raise FileNotFoundError(2, "No such file or directory", str(source))
-
-
-def _read_parquet(path: Path) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_table(path).to_pylist()
-    except Exception as exc:  # pyarrow raises several types for a truncated or non-parquet file
-        raise InputError(
-            f"{path}: not a readable Parquet file ({type(exc).__name__}: {_first_line(exc)})"
-        ) from None
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for i, line in enumerate(handle):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise row_error(
-                    path, len(records), None, f"line {i + 1} is not valid JSON ({exc.msg})"
-                ) from None
-            if not isinstance(record, dict):
-                raise row_error(path, len(records), None, "a JSONL row must be an object")
-            records.append(record)
-    return records
-
-
-def _read_dir(path: Path, split: str) -> list[dict[str, Any]]:
-    if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-        import datasets
-
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            if split not in loaded:
-                raise InputError(f"{path}: no split '{split}' (has {', '.join(loaded)}); pass --split")
-            loaded = loaded[split]
-        return loaded.to_list()
-    files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and split in p.name) or sorted(
-        p for p in path.rglob("*") if p.suffix in SUFFIXES
-    )
-    if not files:
-        raise InputError(f"{path}: no .parquet/.jsonl files and no saved dataset in this directory")
-    records: list[dict[str, Any]] = []
-    for file in files:
-        records.extend(_read_parquet(file) if file.suffix == ".parquet" else _read_jsonl(file))
-    return records
-
-
-def read_hub(repo_id: str, split: str = "train") -> list[dict[str, Any]]:
-    """Records through `datasets.load_dataset` (a hub id like `owner/name`, or any local path it accepts)."""
-    import datasets
-
-    try:
-        return datasets.load_dataset(repo_id, split=split).to_list()
-    except Exception as exc:  # offline, missing, private or malformed: all are the user's to fix
-        raise InputError(f"{repo_id}: cannot load this dataset ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def to_row(
@@ -146,9 +60,9 @@ def to_row(
     messages = data.pop("messages")
     if isinstance(messages, str):  # some exports store the chat as a JSON string
         try:
-            messages = json.loads(messages)
-        except json.JSONDecodeError:
-            raise row_error(path, index, "messages", "a string that is not a JSON list of turns") from None
+            messages = jsontext.decode(messages, f"{path}: row {index}: field 'messages'")
+        except InputError as exc:
+            raise InputError(f"{exc} (expected a JSON list of turns)") from None
     if not isinstance(messages, list) or not messages:
         raise row_error(
             path,
@@ -168,6 +82,8 @@ def to_row(
         raise row_error(path, index, "response", f"expected a string, got {type(response).__name__}")
     answer = data.pop("answer", None)
     if answer is not None and not isinstance(answer, str):
+        if isinstance(answer, float) and not math.isfinite(answer):
+            raise row_error(path, index, "answer", f"{answer} is not an answer", "use a string or null")
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             answer = str(answer)
         else:
@@ -218,18 +134,54 @@ def _floats(value: Any, path: object, index: int, name: str) -> list[float] | No
 
 
 def write_rows(rows: list[SFTRow], path: str | os.PathLike) -> Path:
-    """Write canonical rows (plus extras) to .parquet or .jsonl, atomically. Returns the path."""
+    """Write canonical rows (plus extras) to .parquet, .jsonl or .json (an array), atomically."""
     path = Path(path)
     records = [row.to_dict() for row in rows]
-    if path.suffix == ".parquet":
+    suffix = _output_suffix(path)
+    if suffix == ".parquet":
+        check_writable(rows, path)  # pyarrow would raise a bare OverflowError on an int beyond int64
         _write_parquet(records, path)
-    elif path.suffix in (".jsonl", ".json"):
-        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        return path
+    lines = [jsontext.encode(record, f"{path}: row {i}") for i, record in enumerate(records)]
+    if suffix == ".json":  # an array, one row per line: valid JSON that still diffs line by line
+        text = "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
     else:
-        raise InputError(f"{path}: unknown output type '{path.suffix}' (use .parquet or .jsonl)")
+        text = "".join(line + "\n" for line in lines)
+    with atomic_open(path) as handle:
+        handle.write(text)
     return path
+
+
+def _output_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if not suffix and _is_stream(path):  # /dev/stdout, a FIFO: a stream of JSON lines
+        return ".jsonl"
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{path}: unknown output type '{path.suffix}' (use .parquet, .jsonl or .json)")
+    return suffix
+
+
+def _is_stream(path: Path) -> bool:
+    """A FIFO, a device or anything under /dev (`/dev/stdout`, even when redirected to a file)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or str(path.absolute()).startswith("/dev/")
+
+
+def check_writable(rows: list[SFTRow], path: str | os.PathLike) -> None:
+    """Raise the error `write_rows(rows, path)` would raise for a value, without writing anything."""
+    path = Path(path)
+    checks = [(jsontext.beyond_int64, jsontext.BEYOND_INT64)]
+    if _output_suffix(path) != ".parquet":
+        checks.append((jsontext.not_finite, jsontext.NOT_FINITE))
+    for i, row in enumerate(rows):
+        record = row.to_dict()
+        for bad, problem in checks:
+            parts = jsontext.find(record, bad)
+            if parts is not None:
+                raise InputError(f"{path}: row {i}: {jsontext.describe(record, parts)}{problem}")
 
 
 def _write_parquet(records: list[dict[str, Any]], path: Path) -> None:
@@ -246,7 +198,11 @@ def _write_parquet(records: list[dict[str, Any]], path: Path) -> None:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in an extra column: keep it as JSON text
             columns[name] = pa.array(
-                [None if v is None else json.dumps(v, default=str) for v in values], pa.string()
+                [
+                    None if v is None else jsontext.encode(v, f"{path}: row {i}: field '{name}'")
+                    for i, v in enumerate(values)
+                ],
+                pa.string(),
             )
     table = pa.table(columns)
     with atomic_path(path) as tmp:

@@ -4,14 +4,18 @@ Routing: a row with `numbers` and `target` columns is a Countdown row and is che
 `verify_countdown` (it is cheap and cannot hang); every other row goes to Math-Verify in a `MathPool`
 (worker processes with a per-row timeout), scoring the text after `</think>` unless told otherwise.
 A row without an answer is rejected as `no_answer`. The report counts kept rows and rejections by reason.
+A Countdown row whose `numbers` is not a list of integers, or whose `target` is not an integer ("three",
+NaN, inf), is malformed data, not a wrong answer: an `InputError` naming the row and the field.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sftscope.errors import row_error
 from sftscope.records import SFTRow, Verdict
 from sftscope.verify.countdown import score_countdown
 from sftscope.verify.math import MathPool
@@ -47,6 +51,45 @@ def is_countdown(row: SFTRow) -> bool:
     return "numbers" in row.extra and "target" in row.extra and row.extra["target"] is not None
 
 
+_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+
+
+def _integer(value: object) -> int | None:
+    """An int from an int, an integral float (Parquet doubles) or a string of digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # False for NaN and inf
+        return int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return None
+
+
+def countdown_problem(row: SFTRow, source: object, index: int) -> tuple[list[int], int]:
+    """The (numbers, target) of a Countdown row; malformed ones are an InputError naming row and field."""
+    numbers, target = row.extra["numbers"], _integer(row.extra["target"])
+    if target is None:
+        raise row_error(
+            source,
+            index,
+            "target",
+            f"expected an integer, got {row.extra['target']!r}"[:200],
+            "Countdown rows need an integer target",
+        )
+    values = [_integer(n) for n in numbers] if isinstance(numbers, list) else [None]
+    if None in values:
+        raise row_error(
+            source,
+            index,
+            "numbers",
+            f"expected a list of integers, got {numbers!r}"[:200],
+            "Countdown rows need a list of integers",
+        )
+    return values, target
+
+
 def verify_rows(
     rows: list[SFTRow],
     *,
@@ -54,19 +97,15 @@ def verify_rows(
     timeout: float = 5.0,
     strip_think: bool = True,
     progress: Callable[[int], None] | None = None,
+    source: object = "input",
 ) -> list[Verdict]:
-    """One verdict per row, in order."""
+    """One verdict per row, in order; `source` names the input in errors."""
     verdicts: list[Verdict | None] = [None] * len(rows)
     math_indices = []
     for i, row in enumerate(rows):
         if is_countdown(row):
-            numbers = row.extra["numbers"]
-            if not isinstance(numbers, list) or not all(isinstance(n, int) for n in numbers):
-                verdicts[i] = Verdict(False, None, "bad_numbers")
-            else:
-                verdicts[i] = score_countdown(
-                    row.response, numbers, int(row.extra["target"]), strip_think=strip_think
-                )
+            numbers, target = countdown_problem(row, source, i)
+            verdicts[i] = score_countdown(row.response, numbers, target, strip_think=strip_think)
         elif row.answer is None or not row.answer.strip():
             verdicts[i] = Verdict(False, None, "no_answer")
         else:

@@ -41,7 +41,6 @@ LAYOUTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _PREFERENCE = {name: i for i, (name, _) in enumerate(LAYOUTS)}
 INCOMPLETE_SUFFIXES = (".tmp", ".incomplete", ".partial", ".lock")
 INCOMPLETE_MARKERS = ("INCOMPLETE", ".incomplete", "_INCOMPLETE")
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,6 @@ class FoundCheckpoint:
     @property
     def complete(self) -> bool:
         return self.problem is None
-
-
-def is_hub_id(target: str) -> bool:
-    """True for `owner/name` that is not a local path."""
-    return not Path(target).exists() and bool(HUB_ID.match(target))
 
 
 def weights_problem(folder: Path) -> str | None:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sftscope.atomic import atomic_open
+from sftscope.atomic import atomic_open, check_outputs
 from sftscope.errors import InputError, row_error
 from sftscope.eval.datasource import read_jsonl
 from sftscope.eval.spec import Example, ScoreContext
@@ -37,8 +37,7 @@ def score_file(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: input file not found")
-    if Path(out).resolve() == path.resolve():
-        raise InputError(f"{out}: the output must not overwrite the input; pick another --out")
+    check_outputs({"input": path}, {"--out": out})  # never write over (or inside) what is being read
     rows = read_jsonl(path)
     for line, row in enumerate(rows, start=1):
         if not isinstance(row.get("completion"), str):

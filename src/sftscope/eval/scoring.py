@@ -29,8 +29,13 @@ Outcome = Verdict | str  # a verdict, or why the row could not be scored
 
 
 def check_needs(spec: TaskSpec, protocol: TaskProtocol, ctx: ScoreContext) -> None:
-    """Fail before any work when a protocol's scorer needs a judge or reward model that was not given."""
-    missing = [need for need in protocol.needs if getattr(ctx, need) is None]
+    """Fail before any work when a protocol's scorer needs a judge or reward model that was not given, or
+    runs generated code where no sandbox holds (and the user did not opt in)."""
+    if "sandbox" in protocol.needs:
+        from sftscope.verify.sandbox import require_sandbox
+
+        require_sandbox(ctx.unsafe_code_exec)  # SandboxRefused: an InputError with the reason and the opt-in
+    missing = [need for need in protocol.needs if need != "sandbox" and getattr(ctx, need) is None]
     if not missing:
         return
     how = {
@@ -78,8 +83,10 @@ class SampleScorer:
     def provenance(self) -> dict[str, Any]:
         """What is stored with every sample as `scorer`: the scoring rules and, for code, the sandbox."""
         info: dict[str, Any] = {"scorer": self.protocol.scorer_id, "protocol": self.protocol.name}
-        if self.ctx.unsafe_code_exec:
-            info["unsafe_code_exec"] = True
+        if "sandbox" in self.protocol.needs:
+            from sftscope.verify.sandbox import sandbox_mode
+
+            info["sandbox"] = sandbox_mode(self.ctx.unsafe_code_exec)
         return info
 
     def score(self, examples: Sequence[Example], completions: Sequence[str]) -> list[Outcome]:

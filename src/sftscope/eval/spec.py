@@ -31,7 +31,7 @@ ScoreMode = Literal["inline", "threads", "processes"]
 # What `eval rescore` needs to rebuild an example: the stored gold alone ("gold": the Example gets the stored
 # gold, and data={"prompt": the stored prompt text}), or the task's data reloaded ("examples").
 RescoreFrom = Literal["gold", "examples"]
-NEEDS = ("judge", "reward_model")
+NEEDS = ("judge", "reward_model", "sandbox")  # "sandbox": runs generated code
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sftscope.config import is_hub_id
 from sftscope.errors import InputError
 from sftscope.eval import discovery
 from sftscope.eval.config import EvalConfig, SweepConfig
@@ -273,7 +274,7 @@ class _Source:
 
     def __init__(self, cfg: SweepConfig):
         self.cfg = cfg
-        self.hub = discovery.is_hub_id(cfg.target)
+        self.hub = is_hub_id(cfg.target)
         self.run_dir = None if self.hub else RunDir(cfg.target)
         if self.run_dir is not None and not self.run_dir.exists():
             raise InputError(

@@ -277,19 +277,23 @@ def _report(run_dir: Path) -> dict[str, Any]:
     return {"html": str(result.html), "markdown": str(result.markdown)}
 
 
-def _accuracy(run_dir: Path) -> dict[str, dict[int, tuple[int, int]]]:
-    from sftscope.store.db import Store
+def _accuracy(run_dir: Path) -> dict[str, dict[int, tuple[float, int]]]:
+    """task -> step -> (right, n questions), read from the report's estimator: right / n is its score."""
+    from sftscope.report.build import load_estimator
 
-    table: dict[str, dict[int, list[int]]] = {}
-    with Store(run_dir / "sftscope.db") as store:
-        for record in store.samples(run=run_dir.resolve().name):
-            cell = table.setdefault(record.task, {}).setdefault(record.step, [0, 0])
-            cell[0] += int(record.correct)
-            cell[1] += 1
-    return {task: {step: (c[0], c[1]) for step, c in sorted(steps.items())} for task, steps in table.items()}
+    est = load_estimator(run_dir)
+    table: dict[str, dict[int, tuple[float, int]]] = {}
+    for key in est.cells:
+        found = est.estimate(key)
+        if found is not None:
+            table.setdefault(key.task, {})[key.step] = (round(found.mean * found.n, 6), found.n)
+    return {task: dict(sorted(steps.items())) for task, steps in table.items()}
 
 
 def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: dict[str, float]) -> Path:
+    from sftscope.report.build import load_estimator
+    from sftscope.report.tables import score_text
+
     lines = ["# sftscope mini-lab", "", f"Settings: `{json.dumps(_plain(asdict(cfg)))}`", ""]
     for arm in arms:
         lines += [
@@ -300,20 +304,25 @@ def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: di
             f"Report: {arm.report}",
             "",
         ]
-        steps = sorted({s for by_step in arm.accuracy.values() for s in by_step})
+        est = load_estimator(arm.run_dir)
+        grid: dict[str, dict[int, Any]] = {}
+        for key in est.cells:
+            grid.setdefault(key.task, {})[key.step] = key
+        steps = sorted({key.step for key in est.cells})
         lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
         lines.append("|---|" + "---|" * len(steps))
-        for task, by_step in sorted(
-            arm.accuracy.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])
-        ):
+        for task, by_step in sorted(grid.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])):
             cells = [
-                f"{100 * by_step[s][0] / by_step[s][1]:.1f}% ({by_step[s][1]})" if s in by_step else "-"
+                f"{score_text(est.cell(by_step[s]).metric, est.estimate(by_step[s]))} ({len(est.cell(by_step[s]).qids)})"
+                if s in by_step
+                else "-"
                 for s in steps
             ]
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
-        "Accuracy is greedy, % correct (n). Step 0 is the base model. Countdown is in-domain; the other tasks "
+        "Accuracy is greedy: % correct [95% interval over questions, as in the report] (n questions). Step 0 "
+        "is the base model. Countdown is in-domain; the other tasks "
         "are held-out questions of the base stage's reasoning-gym families (cross-domain).",
         "",
         "Stage times when each ran (s): " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()),

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sftscope.analysis.estimator import N_BOOT, Estimator
 from sftscope.analysis.findings import Findings, analyse_run
-from sftscope.analysis.metrics import N_BOOT
+from sftscope.analysis.selection import select
 from sftscope.atomic import atomic_open
 from sftscope.report import figures as fig
 from sftscope.report.document import run_document
@@ -40,9 +41,9 @@ def make_figures(findings: Findings, tick: Callable[[str], None] = lambda _: Non
     if findings.behaviour:
         tick("behaviour")
         out["behaviour"] = fig.behaviour_figure(findings.behaviour)
-    if findings.tradeoff:
+    if findings.tradeoff is not None:
         tick("trade-off")
-        out["tradeoff"] = fig.tradeoff_figure(findings.tradeoff, findings.attack_success())
+        out["tradeoff"] = fig.tradeoff_figure(findings.tradeoff)
     return out
 
 
@@ -66,6 +67,11 @@ def write_report(
     return ReportResult(findings.run, html_path, md_path, written, findings)
 
 
+def load_estimator(source: str | Path, n_boot: int = N_BOOT, seed: int = 0) -> Estimator:
+    """The estimator of a run's chosen results (one version and protocol per task, as in its report)."""
+    return Estimator(select(load_run(source).records).records, n_boot, seed)
+
+
 def build_report(
     source: str | Path,
     *,
@@ -82,7 +88,7 @@ def build_report(
     loaded = load_run(source, db=db, run=run)
     tick("analysing")
     findings = analyse_run(loaded.records, loaded.run, n_boot=n_boot, seed=seed)
-    out_dir = Path(out) if out is not None else (loaded.run_dir or loaded.db.parent) / "report"
+    out_dir = Path(out) if out is not None else loaded.report_dir
     pngs = make_figures(findings, tick)
     tick("writing")
     return write_report(findings, loaded, out_dir, pngs)

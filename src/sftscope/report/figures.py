@@ -21,7 +21,8 @@ from sftscope.analysis.behaviour import BehaviourPoint
 from sftscope.analysis.curves import Curve, CurvePoint
 from sftscope.analysis.dynamics import Dynamics
 from sftscope.analysis.findings import domain_title
-from sftscope.analysis.tradeoff import TradeoffPoint
+from sftscope.analysis.tradeoff import Tradeoff
+from sftscope.report.tables import measure
 
 DPI = 100
 COLOURS = {"in_domain": "#1f77b4", "cross_domain": "#d62728", "general": "#2ca02c", "safety": "#9467bd"}
@@ -58,14 +59,16 @@ def band(
 
 
 def curve_panel(ax: Axes, curve: Curve, dyn: Dynamics, colour: str, title: str, fontsize: int = 10) -> None:
-    band(ax, curve.points, colour)
+    """A curve with its band; a share in %, a raw score (a reward) on its own axis as it is."""
+    scale = 100.0 if curve.percent else 1.0
+    band(ax, curve.points, colour, scale=scale)
     base = curve.points[0]
-    ax.axhline(base.mean * 100, color="0.35", ls="--", lw=1, label=f"base (step {base.step})")
+    ax.axhline(base.mean * scale, color="0.35", ls="--", lw=1, label=f"base (step {base.step})")
     if dyn.dip_step is not None:
         dip = next(p for p in curve.points if p.step == dyn.dip_step)
         ax.annotate(
             "dip",
-            (dip.step, dip.mean * 100),
+            (dip.step, dip.mean * scale),
             xytext=(0, -16),
             textcoords="offset points",
             ha="center",
@@ -100,6 +103,7 @@ def task_figure(tasks: Sequence[tuple[Curve, Dynamics]], columns: int = 4) -> by
         ax.set_visible(False)
     for ax, (curve, dyn) in zip(axes.flat, tasks):
         curve_panel(ax, curve, dyn, COLOURS.get(curve.domain, "#444444"), curve.name, fontsize=8)
+        ax.set_ylabel(f"{measure(curve)}{' (%)' if curve.percent else ''}", fontsize=7)
     fig.tight_layout()
     return png(fig)
 
@@ -127,13 +131,12 @@ def behaviour_figure(points: Sequence[BehaviourPoint]) -> bytes:
     return png(fig)
 
 
-def tradeoff_figure(points: Sequence[TradeoffPoint], attack_success: Sequence[CurvePoint] = ()) -> bytes:
-    """Reasoning change against safety change per checkpoint, and the attack success rate over steps
-    (`attack_success`: the whole HEx-PHI curve, base included)."""
-    with_asr = list(attack_success)
-    fig, axes = plt.subplots(1, 2 if with_asr else 1, figsize=(9 if with_asr else 4.6, 3.6), squeeze=False)
-    ax = axes[0][0]
-    for p in points:
+def tradeoff_figure(t: Tradeoff) -> bytes:
+    """Reasoning change against the safety measure's change per checkpoint, and that measure over steps
+    (base included), each labelled with what it is: judge ASR, lexicon proxy or an unnamed safety score."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    ax = axes[0]
+    for p in t.points:
         x, y = p.reasoning.delta * 100, p.safety.delta * 100
         ax.errorbar(
             x,
@@ -150,13 +153,11 @@ def tradeoff_figure(points: Sequence[TradeoffPoint], attack_success: Sequence[Cu
     ax.axhline(0, color="0.4", lw=0.8)
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_xlabel("reasoning change vs base (points)", fontsize=8)
-    ax.set_ylabel("safety change vs base (points)", fontsize=8)
+    ax.set_ylabel(f"{t.label}: change vs base (points)", fontsize=8)
     ax.set_title("safety vs reasoning, labelled by step", fontsize=10)
     ax.grid(alpha=0.25)
-    if with_asr:
-        ax2 = axes[0][1]
-        band(ax2, with_asr, "#8c564b")
-        ax2.set_title("HEx-PHI attack success rate, %", fontsize=10)
-        step_axis(ax2, [p.step for p in with_asr])
+    band(axes[1], t.levels, "#8c564b")
+    axes[1].set_title(f"{t.label}, %", fontsize=10)
+    step_axis(axes[1], [p.step for p in t.levels])
     fig.tight_layout()
     return png(fig)

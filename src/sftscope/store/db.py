@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -178,6 +179,14 @@ class Store:
             self._check_and_migrate()
 
     # -- opening -----------------------------------------------------------------------------------------
+    @classmethod
+    def for_reading(cls, path: str | Path) -> Store:
+        """Open an existing DB for commands that mostly read (report, compare, rescore): writable when the
+        file and its folder are (an older schema is upgraded), else read-only (nothing is ever written)."""
+        path = Path(path)
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        return cls(path, readonly=not writable)
+
     def _connect(self) -> sqlite3.Connection:
         if self.path.exists() and not self.path.is_file():
             raise InputError(f"{self.path}: not a regular file (pass a file path for the results DB)")

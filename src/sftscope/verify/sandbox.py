@@ -1,31 +1,40 @@
 """Run untrusted Python programs (model-generated code) in a sandbox and capture bounded output.
 
-Two modes; `sandbox_mode()` says which one this machine gets:
+`sandbox_status()` says which mode this machine gets, and why (docs/design.md § Scale):
 
-- `"bwrap"` (preferred, DESIGN.md § Scale): bubblewrap with a read-only bind of `/`, a private size-limited
-  tmpfs `/tmp` as the working directory, fresh `/dev` and `/proc`, and new network, PID, IPC and UTS
-  namespaces (`--unshare-net --unshare-pid --die-with-parent --new-session`).
-- `"fallback"` where bwrap is missing or cannot start: a fresh temporary working directory, a new session
-  (`setsid`), a new network namespace when the kernel permits it, and (when we are root) a switch to an
-  unprivileged uid. Weaker: the program sees the real `/`, and any world-writable path is writable.
+- `"bwrap"`: bubblewrap builds the view of `verify/rootfs.py` (system directories read-only, private capped
+  /tmp and /dev/shm, a /proc of its own PID namespace, nothing of /home, /root, /var or /run) in new
+  network, PID, IPC and UTS namespaces, with `--die-with-parent --new-session` and the seccomp filter of
+  `verify/seccomp.py` (no unix-domain sockets).
+- `"fallback-root"`: bwrap is missing or cannot start, and we are root: `verify/jail.py` builds the same
+  view and namespaces with system calls. Refused when the kernel does not let root make them.
+- `"unsafe"`: no bwrap and no root (or root without namespaces), and the user opted in with
+  `SFTSCOPE_SANDBOX=unsafe` or `allow_unsafe=True` (the CLI's `--unsafe-code-exec`). Only rlimits, a new
+  session, a fresh directory and (when the kernel permits) a network namespace: the program runs with the
+  scorer's own rights and can touch its files and signal it.
+- `"refused"`: none of the above. `run_python` raises `SandboxRefused` (an InputError) with the reason.
 
-Both modes add rlimits (CPU seconds, address space, file size, process count), a minimal environment (no
-inherited secrets), a wall-clock timeout that kills the whole process group, and bounded output capture: a
-program that prints more than `output_bytes` is killed, never buffered.
+Every mode adds rlimits (CPU seconds, address space, file size, process count), a minimal environment (no
+inherited secrets), a wall-clock timeout that kills the whole process group, and bounded output capture.
+When we run as root each program gets its own throw-away uid (`verify/uids.py`): RLIMIT_NPROC becomes a
+per-program limit and everything the program left behind can be killed by uid.
 
-When we run as root, each program gets its own throw-away uid from a high range that no account uses. That
-makes RLIMIT_NPROC a per-program limit (the kernel counts processes per uid and exempts root), and it lets
-`uids.reap_uid` kill everything the program left behind, even processes that escaped the process group. Set
-`SFTSCOPE_SANDBOX=fallback` to force the fallback mode (tests of that mode use it).
+`report=True` gives the program a result channel that its own output cannot forge: the scorer writes a
+fresh random nonce into a pipe and passes its read end and the write end of a report pipe as
+`sys.argv[1:3]`. A harness (`verify/harness.py`) reads the nonce only when its tests have passed and writes
+`<nonce> <payload>` to the report pipe; `RunResult.report` is the payload of such a line, else None.
+Printing anything, or exiting 0 early, cannot produce it.
+
+`SFTSCOPE_SANDBOX`: `auto` (default), `unsafe` (opt in, as above; bwrap is still preferred), or `fallback`
+(skip bwrap; tests of the fallback modes use it).
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
+import math
 import os
-import resource
-import selectors
+import secrets
 import shutil
 import signal
 import subprocess
@@ -34,13 +43,20 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from sftscope.verify.uids import count_processes, fresh_uid, reap_uid
+from sftscope.errors import InputError
+from sftscope.verify import launch, rootfs
+from sftscope.verify.pipes import collect, kill_group, pipe_with, read_report
+from sftscope.verify.seccomp import filter_bytes
+from sftscope.verify.uids import fresh_uid, reap_uid
 
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-PROGRAM_NAME = "main.py"
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, never between fork and exec (dlopen locks)
-SANDBOX_DIR = "/tmp"  # the working directory as the program sees it in bwrap mode
+MODES = ("bwrap", "fallback-root", "unsafe")
+POLICIES = ("auto", "unsafe", "fallback")
+JAIL_FAILED = 125
+UNSAFE_HINT = "--unsafe-code-exec or SFTSCOPE_SANDBOX=unsafe"
+
+
+class SandboxRefused(InputError):
+    """No mode that contains hostile code works here, and the user did not opt in to running it unsafely."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +64,22 @@ class SandboxLimits:
     """Resource limits for one program run. Defaults follow LiveCodeBench (6 s per test, 4 GB memory)."""
 
     wall_s: float = 6.0  # wall clock; the whole process group is killed when it runs out
-    cpu_s: int | None = None  # RLIMIT_CPU; None: ceil(wall_s) + 1
+    cpu_s: int | None = None  # RLIMIT_CPU; None: int(wall_s) + 2
     memory_bytes: int = 4 * 1024**3  # RLIMIT_AS
-    file_bytes: int = 16 * 1024**2  # RLIMIT_FSIZE, and the size of the private /tmp in bwrap mode
-    nproc: int = 64  # RLIMIT_NPROC for the throw-away uid (enforced only when we can switch uid)
+    file_bytes: int = 16 * 1024**2  # RLIMIT_FSIZE, and the size of each private tmpfs (/tmp, /dev/shm)
+    nproc: int = 64  # RLIMIT_NPROC for the throw-away uid (on top of our own processes without root)
     output_bytes: int = 1024**2  # stdout + stderr captured; more than this kills the program
+
+    def __post_init__(self) -> None:
+        # Limits come from rows (per_test_s); a non-finite or non-positive one would disable or crash them.
+        if not (isinstance(self.wall_s, (int, float)) and math.isfinite(self.wall_s) and self.wall_s > 0):
+            raise ValueError(f"SandboxLimits.wall_s must be a positive finite number, not {self.wall_s!r}")
+        for name in ("memory_bytes", "file_bytes", "nproc", "output_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"SandboxLimits.{name} must be a positive integer, not {value!r}")
+        if self.cpu_s is not None and (not isinstance(self.cpu_s, int) or self.cpu_s <= 0):
+            raise ValueError(f"SandboxLimits.cpu_s must be a positive integer or None, not {self.cpu_s!r}")
 
     @property
     def cpu_limit(self) -> int:
@@ -69,31 +96,38 @@ class RunResult:
     stderr: str
     wall_s: float
     mode: str
+    report: str | None = None  # the payload of a nonce-signed line on the report channel (report=True)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
 
-def _minimal_env() -> dict[str, str]:
-    # Nothing is inherited: API keys and tokens in the caller's environment must not reach the program.
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": SANDBOX_DIR,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONIOENCODING": "utf-8",
-        "OMP_NUM_THREADS": "1",
-    }
+@dataclass(frozen=True)
+class SandboxStatus:
+    """The mode code runs in here (bwrap, fallback-root, unsafe or refused) and why."""
+
+    mode: str
+    reason: str
 
 
 def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+def _policy() -> str:
+    value = os.environ.get("SFTSCOPE_SANDBOX", "").strip().lower() or "auto"
+    if value not in POLICIES:
+        raise InputError(
+            f"SFTSCOPE_SANDBOX={value!r}: expected auto, unsafe (allow running generated code without "
+            "isolation when no sandbox works) or fallback (skip bwrap)"
+        )
+    return value
+
+
 @functools.lru_cache(maxsize=1)
 def _bwrap_has_size() -> bool:
-    # `--size` (a size cap for a tmpfs) arrived in bubblewrap 0.5-0.7; older ones reject it and would not start.
+    # `--size` (a size cap for a tmpfs) arrived in bubblewrap 0.7; older ones reject it and would not start.
     try:
         helptext = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
@@ -101,51 +135,71 @@ def _bwrap_has_size() -> bool:
     return "--size" in helptext
 
 
-def _bwrap_argv(limits: SandboxLimits, host_dir: str) -> list[str]:
-    program = os.path.join(host_dir, PROGRAM_NAME)
-    size = ["--size", str(limits.file_bytes)] if _bwrap_has_size() else []
-    return [
-        "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        *size, "--tmpfs", SANDBOX_DIR,
-        "--ro-bind", program, f"{SANDBOX_DIR}/{PROGRAM_NAME}",
-        "--chdir", SANDBOX_DIR,
-        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-        "--die-with-parent", "--new-session",
-        "--",
-    ]  # fmt: skip
+@functools.lru_cache(maxsize=4)
+def _probe(mode: str) -> str | None:
+    """None when `mode` runs a program here, else why not (probed once per process)."""
+    if mode == "bwrap" and shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    if mode == "fallback-root" and not _is_root():
+        return "we are not root, so the fallback cannot switch uid or build namespaces"
+    result = run_python("print(6 * 7)", limits=SandboxLimits(wall_s=20.0), mode=mode)
+    if result.ok and result.stdout.strip() == "42":
+        return None
+    detail = (result.stderr.strip().splitlines() or [result.status])[-1][:200]
+    return f"{'bwrap' if mode == 'bwrap' else 'the root fallback'} cannot start here ({detail})"
 
 
-@functools.lru_cache(maxsize=1)
-def _bwrap_works() -> bool:
-    """Probe once: bwrap installed, and able to build its namespaces here (as the throw-away uid)."""
-    if os.environ.get("SFTSCOPE_SANDBOX") == "fallback" or shutil.which("bwrap") is None:
-        return False
-    result = run_python("pass", limits=SandboxLimits(wall_s=20.0), mode="bwrap")
-    return result.ok
-
-
-def sandbox_mode() -> str:
-    """`"bwrap"` or `"fallback"` (see the module docstring for what each contains)."""
-    return "bwrap" if _bwrap_works() else "fallback"
-
-
-@functools.lru_cache(maxsize=1)
-def describe_sandbox() -> str:
-    """One line for logs and reports: the mode and what it contains on this machine."""
-    uid = ", throw-away uid" if _is_root() else ""
-    if sandbox_mode() == "bwrap":
-        return f"bwrap: read-only root, private /tmp, no network, own PID namespace, rlimits{uid}"
-    probe = run_python(
-        "print(sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]))",
-        limits=SandboxLimits(wall_s=20.0),
-        mode="fallback",
+def sandbox_status(allow_unsafe: bool = False) -> SandboxStatus:
+    """The mode and the reason; `allow_unsafe` (or SFTSCOPE_SANDBOX=unsafe) permits "unsafe"."""
+    policy = _policy()
+    allow_unsafe = allow_unsafe or policy == "unsafe"
+    why_not_bwrap = "SFTSCOPE_SANDBOX=fallback skips bwrap" if policy == "fallback" else _probe("bwrap")
+    if why_not_bwrap is None:
+        return SandboxStatus("bwrap", "bubblewrap works here")
+    why_not_root = _probe("fallback-root")
+    if why_not_root is None:
+        return SandboxStatus("fallback-root", f"{why_not_bwrap}; root builds the namespaces itself")
+    if allow_unsafe:
+        return SandboxStatus("unsafe", f"{why_not_bwrap}; {why_not_root}; running unisolated as opted in")
+    return SandboxStatus(
+        "refused",
+        f"cannot run generated code safely: {why_not_bwrap}, and {why_not_root}; install bubblewrap "
+        f"(and allow unprivileged user namespaces) or run as root, or accept running it unisolated with "
+        f"{UNSAFE_HINT}",
     )
-    isolated = probe.ok and probe.stdout.strip() == "['lo']"
-    net = "no network (own namespace)" if isolated else "NETWORK REACHABLE (no namespace permitted)"
-    return f"fallback: rlimits, new session, fresh work dir{uid}, {net}"
+
+
+def sandbox_mode(allow_unsafe: bool = False) -> str:
+    """`"bwrap"`, `"fallback-root"`, `"unsafe"` or `"refused"` (see `sandbox_status` for the reason)."""
+    return sandbox_status(allow_unsafe).mode
+
+
+def require_sandbox(allow_unsafe: bool = False) -> str:
+    """The mode code will run in; raises SandboxRefused (one line, with the reason) when there is none."""
+    status = sandbox_status(allow_unsafe)
+    if status.mode == "refused":
+        raise SandboxRefused(status.reason)
+    return status.mode
+
+
+def describe_sandbox(allow_unsafe: bool = False) -> str:
+    """One line for logs and reports: the mode and what it contains on this machine."""
+    status = sandbox_status(allow_unsafe)
+    uid = ", a throw-away uid per program" if _is_root() else ""
+    contained = (
+        "system directories read-only, private capped /tmp and /dev/shm, no network, no unix sockets, "
+        f"own PID namespace, rlimits{uid}"
+    )
+    if status.mode == "bwrap":
+        capped = "" if _bwrap_has_size() else " (bwrap < 0.7: /tmp uncapped, /dev/shm read-only)"
+        return f"bwrap: {contained}{capped}"
+    if status.mode == "fallback-root":
+        return f"fallback-root: {contained} ({status.reason})"
+    if status.mode == "unsafe":
+        return (
+            f"unsafe: rlimits and a new session only; the program has the scorer's rights ({status.reason})"
+        )
+    return f"refused: {status.reason}"
 
 
 def _world_executable(path: str) -> bool:
@@ -179,100 +233,19 @@ def sandbox_python() -> str:
     return sys.executable
 
 
-def _unshare_net() -> None:
-    # Best effort, in the child before exec. Root can make a network namespace directly; another user
-    # can when unprivileged user namespaces are enabled. `describe_sandbox()` reports which happened.
-    if _LIBC.unshare(CLONE_NEWNET) != 0:
-        _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET)
-
-
-def _preexec(limits: SandboxLimits, uid: int | None, unshare_net: bool):
-    cpu = limits.cpu_limit
-    # RLIMIT_NPROC counts every process of the uid: a throw-away uid starts at zero, our own uid does not.
-    nproc = limits.nproc if uid is not None else count_processes(os.getuid()) + limits.nproc
-
-    def setup() -> None:  # runs in the child between fork and exec: system calls only, no imports
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if unshare_net:
-            _unshare_net()
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-
-    return setup
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group, again while members remain (a fork racing the first signal survives it)."""
-    for _ in range(10):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-            time.sleep(0.005)
-            os.killpg(proc.pid, 0)  # raises once the group is empty (zombies still count, briefly)
-        except (ProcessLookupError, PermissionError):
-            return
-        proc.poll()  # reap our direct child so that it leaves the group
-
-
-def _collect(proc: subprocess.Popen, stdin: bytes, limits: SandboxLimits) -> tuple[str, bytes, bytes]:
-    """Feed stdin, read stdout/stderr up to the byte budget, enforce the wall clock. Returns (status, out, err)."""
-    deadline = time.monotonic() + limits.wall_s
-    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
-    total = 0
-    status = "done"
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    sel.register(proc.stderr, selectors.EVENT_READ)
-    pending = memoryview(stdin)
-    if pending:
-        os.set_blocking(proc.stdin.fileno(), False)
-        sel.register(proc.stdin, selectors.EVENT_WRITE)
-    else:
-        proc.stdin.close()
-    open_readers = 2
-    while open_readers:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            status = "timeout"
-            break
-        for key, _ in sel.select(timeout=min(remaining, 0.5)):
-            if key.fileobj is proc.stdin:
-                try:
-                    written = os.write(proc.stdin.fileno(), pending[:65536])
-                except BlockingIOError:
-                    written = 0
-                except OSError:  # the program exited or closed stdin without reading it all
-                    written = len(pending)
-                pending = pending[written:]
-                if not pending:
-                    sel.unregister(proc.stdin)
-                    proc.stdin.close()
-                continue
-            data = os.read(key.fd, 65536)
-            if not data:
-                sel.unregister(key.fileobj)
-                open_readers -= 1
-                continue
-            chunks[key.fd].append(data)
-            total += len(data)
-            if total > limits.output_bytes:
-                status = "output-limit"
-                open_readers = 0
-                break
-    sel.close()
-    if status == "done":  # both streams closed; the program may still be running
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.001))
-        except subprocess.TimeoutExpired:
-            status = "timeout"
-    out = b"".join(chunks[proc.stdout.fileno()])[: limits.output_bytes]
-    err = b"".join(chunks[proc.stderr.fileno()])[: limits.output_bytes]
-    return status, out, err
+def _status(status: str, returncode: int | None, stderr: bytes, mode: str) -> str:
+    if status != "done":
+        return status
+    if returncode == 0:
+        return "ok"
+    # bwrap and the jail report a child killed by signal N as exit status 128 + N.
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return "timeout"
+    if (mode != "bwrap" and returncode == JAIL_FAILED and stderr.startswith(b"sftscope-jail:")) or (
+        mode == "bwrap" and returncode == 1 and stderr.startswith(b"bwrap:")
+    ):
+        return "sandbox-error"
+    return "error"
 
 
 def run_python(
@@ -282,69 +255,99 @@ def run_python(
     limits: SandboxLimits | None = None,
     python: str | None = None,
     mode: str | None = None,
+    allow_unsafe: bool = False,
+    report: bool = False,
 ) -> RunResult:
     """Run `source` as a Python program in the sandbox and return its bounded output and status.
 
-    `mode` is "bwrap" or "fallback"; None picks `sandbox_mode()`. `python` defaults to `sandbox_python()`.
+    `mode` is one of MODES; None picks `require_sandbox(allow_unsafe)` (which raises SandboxRefused).
+    `python` defaults to `sandbox_python()`. `report` opens the nonce-signed result channel (above).
     """
     limits = limits or SandboxLimits()
-    mode = mode or sandbox_mode()
+    mode = mode or require_sandbox(allow_unsafe)
+    if mode not in MODES or (mode == "fallback-root" and not _is_root()):
+        raise ValueError(f"cannot run in sandbox mode {mode!r} here")
     python = python or sandbox_python()
     stdin_bytes = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
     uid = fresh_uid() if _is_root() else None
+    rlimits = launch.rlimits(limits.cpu_limit, limits.memory_bytes, limits.file_bytes, limits.nproc, uid)
     host_dir = tempfile.mkdtemp(prefix="sftscope-sandbox-")
+    program = os.path.join(host_dir, rootfs.PROGRAM_NAME)
+    inner_program = f"{rootfs.SANDBOX_DIR}/{rootfs.PROGRAM_NAME}"
+    seccomp = filter_bytes()
+    sized = mode != "bwrap" or _bwrap_has_size()
+    mounts = rootfs.view(python, program, limits.file_bytes, sized_tmpfs=sized)
+    nonce = secrets.token_hex(16)
+    owned: list[int] = []  # fds to close in the parent once the child has them
+    report_read = None
     started = time.monotonic()
     try:
-        path = os.path.join(host_dir, PROGRAM_NAME)
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(program, "w", encoding="utf-8") as fh:
             fh.write(source)
-        os.chmod(path, 0o644)
+        os.chmod(program, 0o644)
+        extra_args: list[str] = []
+        if report:
+            report_read, report_write = os.pipe()
+            nonce_read = pipe_with(nonce.encode())
+            owned += [report_write, nonce_read]
+            extra_args = [str(nonce_read), str(report_write)]
         if mode == "bwrap":
-            os.chmod(host_dir, 0o755)
-            argv = [*_bwrap_argv(limits, host_dir), python, "-I", f"{SANDBOX_DIR}/{PROGRAM_NAME}"]
-            cwd = "/"
+            os.chmod(host_dir, 0o755)  # bwrap runs as the throw-away uid and binds the program from here
+            seccomp_fds = [pipe_with(seccomp)] if seccomp is not None else []
+            owned += seccomp_fds
+            start = launch.bwrap(
+                mounts, [python, "-I", inner_program, *extra_args], rlimits, uid, seccomp_fds
+            )
         else:
-            # The program writes in its own fresh directory, owned by its uid and deleted afterwards.
-            if uid is not None:
+            isolate = mode == "fallback-root"
+            if isolate:
+                os.mkdir(os.path.join(host_dir, "root"), 0o700)
+            elif uid is not None:  # unsafe as root: the program writes in its own directory
                 os.chown(host_dir, uid, uid)
             os.chmod(host_dir, 0o700)
-            argv = [python, "-I", path]
-            cwd = host_dir
+            inner = inner_program if isolate else program
+            start = launch.jail(
+                mounts, [python, "-I", inner, *extra_args], rlimits, uid, seccomp, host_dir, isolate
+            )
         try:
             proc = subprocess.Popen(
-                argv,
+                start.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=_minimal_env(),
+                cwd=host_dir,
+                env=start.env,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=_preexec(limits, uid, unshare_net=(mode != "bwrap")),
+                pass_fds=owned,
+                preexec_fn=start.preexec,
             )
         except OSError as exc:
             return RunResult("sandbox-error", None, "", str(exc), 0.0, mode)
-        try:
-            status, out, err = _collect(proc, stdin_bytes, limits)
         finally:
-            _kill_group(proc)
+            for fd in owned:
+                os.close(fd)
+            owned = []
+        try:
+            status, out, err = collect(proc, stdin_bytes, limits.wall_s, limits.output_bytes)
+        finally:
+            kill_group(proc)
             if uid is not None:
                 reap_uid(uid)
             proc.wait()
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream and not stream.closed:
                     stream.close()
-        if status == "done":
-            # bwrap reports a child killed by signal N as exit status 128 + N.
-            cpu_out = proc.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
-            status = "ok" if proc.returncode == 0 else "timeout" if cpu_out else "error"
         return RunResult(
-            status,
+            _status(status, proc.returncode, err, mode),
             proc.returncode,
             out.decode("utf-8", errors="replace"),
             err.decode("utf-8", errors="replace"),
             time.monotonic() - started,
             mode,
+            read_report(report_read, nonce) if report_read is not None else None,
         )
     finally:
+        for fd in owned + ([report_read] if report_read is not None else []):
+            os.close(fd)
         shutil.rmtree(host_dir, ignore_errors=True)

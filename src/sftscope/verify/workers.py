@@ -10,7 +10,8 @@ a full pipe while a busy worker is not reading (the cause of missed timeouts wit
 
 The function runs in the worker and is named by import path, `"package.module:function"`, so a higher layer
 (eval) can put its own scorer in workers without this module importing it. It gets the row's arguments
-(a tuple) and must return something picklable.
+(a tuple) and must return something picklable. `MathPool` (`data verify`) and the eval scoring path
+(`scoring="processes"`) both run on this one pool.
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ from multiprocessing.connection import wait
 from typing import Any
 
 
-def _worker_main(conn, target: str, preload: Sequence[str]) -> None:
+def _resolve(target: str) -> Callable[..., Any]:
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _worker_main(conn, target: str, preload: Sequence[str], warmup: str | None) -> None:
     for name in preload:
         importlib.import_module(name)
-    module, _, function = target.partition(":")
-    fn = getattr(importlib.import_module(module), function)
+    fn = _resolve(target)
+    if warmup:  # first-call costs (Math-Verify builds its regexes) are paid before "ready", not by a row
+        _resolve(warmup)()
     conn.send("ready")
     while True:
         try:
@@ -47,9 +54,11 @@ def _worker_main(conn, target: str, preload: Sequence[str]) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, target: str, preload: Sequence[str]):
+    def __init__(self, ctx, target: str, preload: Sequence[str], warmup: str | None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, target, tuple(preload)), daemon=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(child, target, tuple(preload), warmup), daemon=True
+        )
         self.process.start()
         child.close()
         self.row: int | None = None  # the row being scored
@@ -81,12 +90,21 @@ class WorkerPool:
     row overran `timeout` seconds (its worker is replaced). Use as a context manager.
     """
 
-    def __init__(self, target: str, *, workers: int = 2, timeout: float = 10.0, preload: Sequence[str] = ()):
+    def __init__(
+        self,
+        target: str,
+        *,
+        workers: int = 2,
+        timeout: float = 10.0,
+        preload: Sequence[str] = (),
+        warmup: str | None = None,
+    ):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         if not timeout > 0:
             raise ValueError("timeout must be > 0")
         self.target, self.n_workers, self.timeout, self.preload = target, workers, timeout, tuple(preload)
+        self.warmup = warmup
         # forkserver: never fork a parent that may hold torch/CUDA threads; workers start clean.
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         self._ctx = mp.get_context(method)
@@ -100,7 +118,7 @@ class WorkerPool:
         self.close()
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._ctx, self.target, self.preload)
+        worker = _Worker(self._ctx, self.target, self.preload, self.warmup)
         worker.wait_ready(seconds=120.0)
         return worker
 

@@ -47,7 +47,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return score_humaneval(example.data, completion)
+    return score_humaneval(example.data, completion, allow_unsafe=ctx.unsafe_code_exec)
 
 
 TASK = TaskSpec(
@@ -64,6 +64,7 @@ TASK = TaskSpec(
             n_samples=1,
             metric="accuracy",
             scoring="threads",
+            needs=("sandbox",),
             scorer_id="code sandbox: check(entry_point)",
         ),
     ),

@@ -72,7 +72,9 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 
 def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return score_lcb(example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S)
+    return score_lcb(
+        example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S, allow_unsafe=ctx.unsafe_code_exec
+    )
 
 
 TASK = TaskSpec(
@@ -89,6 +91,7 @@ TASK = TaskSpec(
             n_samples=3,
             metric="accuracy",
             scoring="threads",
+            needs=("sandbox",),
             scorer_id="code sandbox: public + private tests",
         ),
     ),
