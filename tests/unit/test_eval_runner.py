@@ -284,3 +284,17 @@ def test_a_count_other_than_the_benchmarks_size_is_warned_about(tmp_path):
     assert count_warning(task, 5, limit=5) is None, "--limit explains it"
     assert "(--limit 9)" in count_warning(task, 8, limit=9)
     assert count_warning(replace(task, size=None), 3, None) is None
+
+
+def test_needs_are_checked_from_the_config_without_building_anything():
+    from dataclasses import replace
+
+    from sftscope.eval.runner import check_configured_needs
+
+    task = make_task()
+    judged = replace(task.default_protocol, needs=("judge",))
+    with pytest.raises(InputError, match="pass --judge MODEL"):
+        check_configured_needs(task, judged, EvalConfig())
+    check_configured_needs(task, judged, EvalConfig(judge="gpt-4.1"))  # named: enough for a dry run
+    sandboxed = replace(task.default_protocol, needs=("sandbox",))
+    check_configured_needs(task, sandboxed, EvalConfig(unsafe_code_exec=True))  # the user opted in

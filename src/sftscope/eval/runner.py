@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,12 @@ def choose_protocol(spec: TaskSpec, requested: str | None) -> TaskProtocol:
 def check_configured_needs(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConfig) -> None:
     """Fail when the protocol's scorer needs a judge or reward model that `cfg` does not name, without
     building either (for the dry run, and before data-parallel workers start)."""
-    named = types.SimpleNamespace(**{need: getattr(cfg, need, None) for need in protocol.needs})
+    from sftscope.eval.context import UNSAFE_ENV
+
+    unsafe = cfg.unsafe_code_exec or os.environ.get(UNSAFE_ENV, "").strip().lower() == "unsafe"
+    named = types.SimpleNamespace(
+        judge=cfg.judge, reward_model=getattr(cfg, "reward_model", None), unsafe_code_exec=unsafe
+    )
     check_needs(spec, protocol, named)
 
 
