@@ -100,11 +100,17 @@ def sample_seed(seed: int, task: str, example_id: str, sample_idx: int) -> int:
 
 @dataclass(frozen=True)
 class Completion:
-    """One generation from a backend."""
+    """One generation from a backend.
+
+    `info` is what the backend knows about how this sample was made, stored with it (in its sampling JSON,
+    as keys the identity guard ignores): `max_new_tokens_effective` (the budget after the model's context
+    length), `prompt_tokens`, and `replica: True` for a copy of the call's first greedy completion.
+    """
 
     text: str
     n_tokens: int
     finish_reason: str = "stop"  # "stop" | "length" | "error"
+    info: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 @runtime_checkable

@@ -193,6 +193,78 @@ def test_rescore_fixes_stored_verdicts(tmp_path, capsys):
     assert main(["eval", "rescore", "--db", str(tmp_path / "none.db")]) == 2
 
 
+def _rows(db):
+    with Store(db) as store:
+        return [
+            (r.task, r.example_id, r.sample_idx, r.completion, r.n_tokens, r.finish_reason, r.sampling)
+            for r in store.samples()
+        ]
+
+
+def test_data_parallel_workers_store_what_one_engine_stores(tiny, tmp_path, capsys, monkeypatch):
+    """Two spawned worker processes (CPU, one thread each) over one store write the rows one process does,
+    sampling included: each sample has its own seed, and the examples are split by a hash of their id."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    base = ["eval", "run", "--model", tiny, "--tasks", "chain_sum,basic_arithmetic", "--limit", "4"]
+    base += [
+        "--max-new-tokens",
+        "6",
+        "--temperature",
+        "1.0",
+        "--n-samples",
+        "2",
+        "--device",
+        "cpu",
+        "--run",
+        "t",
+    ]
+    assert main([*base, "--db", str(tmp_path / "one.db")]) == 0
+    assert main([*base, "--db", str(tmp_path / "two.db"), "--data-parallel", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "generated 16 samples" in out and "95% CI" in out
+    one, two = _rows(tmp_path / "one.db"), _rows(tmp_path / "two.db")
+    assert len(one) == 16 and one == two
+    assert len({r[3] for r in one}) > 8, "sampled, not greedy"
+    with Store(tmp_path / "two.db") as store:
+        assert store.run_info("t")["config"]["backend_describe"] == {"backend": "hf", "data_parallel": 2}
+
+
+def test_dry_run_loads_nothing_and_warns_about_a_short_benchmark(tmp_path, capsys):
+    math = _math_file(tmp_path)
+    db = tmp_path / "r.db"
+    argv = ["eval", "run", "--model", str(tmp_path / "no-such-model"), "--tasks", "math500,chain_sum"]
+    argv += ["--data-path", f"math500={math}", "--db", str(db), "--n-samples", "3", "--dry-run"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "math500" in captured.out and "chain_sum" in captured.out and "max new" in captured.out
+    assert "warning: task math500: 1 examples loaded, but the benchmark holds 500" in captured.err
+    assert not db.exists(), "a dry run writes nothing"
+    assert main([*argv, "--json", "--limit", "2"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert set(plan) == {"math500", "chain_sum"}
+    assert plan["chain_sum"]["examples"] == 2 and plan["chain_sum"]["samples"] == 6
+    assert plan["math500"]["examples"] == 1 and "1 examples" in plan["math500"]["warning"]
+    assert plan["math500"]["max_generated_tokens"] == 3 * plan["math500"]["max_new_tokens"]
+    gated = ["eval", "run", "--model", "m", "--tasks", "hexphi,chain_sum", "--dry-run", "--json"]
+    assert main([*gated, "--db", str(db)]) == 2  # hexphi cannot run (gated data, no judge): exit 2
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out)
+    assert plan["hexphi"]["error"] and plan["chain_sum"]["error"] is None
+    assert captured.err.startswith("error: ") and "hexphi" in captured.err
+
+
+def test_run_warns_about_a_short_benchmark_and_dry_run_counts_what_is_stored(tiny, tmp_path, capsys):
+    math = _math_file(tmp_path)
+    db = str(tmp_path / "r.db")
+    argv = ["eval", "run", "--model", tiny, "--tasks", "math500", "--data-path", f"math500={math}"]
+    argv += ["--db", db, "--max-new-tokens", "4", "--run", "t"]
+    assert main([*argv, "--n-samples", "1"]) == 0
+    assert "warning: task math500: 1 examples loaded, but the benchmark holds 500" in capsys.readouterr().err
+    assert main([*argv, "--dry-run", "--json", "--n-samples", "3"]) == 0
+    plan = json.loads(capsys.readouterr().out)["math500"]
+    assert (plan["stored"], plan["missing"]) == (1, 2)
+
+
 def test_report_and_rescore_work_on_a_read_only_db(tmp_path, monkeypatch, capsys):
     import sftscope.store.db as db
     from sftscope.records import SampleRecord

@@ -93,7 +93,7 @@ def test_matches_the_local_backend(hf):
             [(c.text, c.n_tokens, c.finish_reason) for c in cs] for cs in hf.generate(PROMPTS, params)
         ]
         assert len(server.requests) == 10 and all(p == "/v1/chat/completions" for p, _ in server.requests)
-        assert {b["seed"] for _, b in server.requests} == {0, 1}  # one distinct seed per sample index
+        assert len({b["seed"] for _, b in server.requests}) == 10  # each sample its own seed
     finally:
         server.close()
 
@@ -117,6 +117,15 @@ def test_unreachable_server_is_a_clear_error():
     )
     with pytest.raises(InputError, match=r"unreachable after 3 tries.*--base-url"):
         client.generate(PROMPTS[:1], SamplingParams(temperature=0.0, max_new_tokens=4))
+
+
+def test_a_server_url_that_is_not_http_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8000")
+    with pytest.raises(InputError, match=r"'localhost:8000' is not an http\(s\):// URL"):
+        make_backend("openai", "tiny")
+    for bad in ("http://127.0.0.1:80x/v1", "http://127.0.0.1:99999/v1", "http:///v1", "http://[::1/v1"):
+        with pytest.raises(InputError, match="with a host and a numeric port"):
+            make_backend("openai", "tiny", base_url=bad)
 
 
 def test_reasoning_content_becomes_a_think_block():

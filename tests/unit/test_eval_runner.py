@@ -210,3 +210,91 @@ def test_a_missing_judge_fails_before_any_generation(tmp_path):
     with Store(tmp_path / "r.db") as store:
         summary = evaluate(backend, [judged], store, REF, context=ScoreContext(judge=backend))
         assert summary.generated == 1 and store.samples()[0].metric == "attack_success"
+
+
+class ReportingBackend(CountingBackend):
+    """Reports a budget per prompt and, for greedy calls, marks copies as the local backends do."""
+
+    def generate(self, prompts, params, seeds=None):
+        from sftscope.eval.backends.base import replicate_greedy
+
+        out = super().generate(prompts, params, seeds)
+        for i, samples in enumerate(out):
+            info = {"max_new_tokens_effective": params.max_new_tokens - i, "prompt_tokens": 7}
+            samples[:] = [Completion(c.text, c.n_tokens, info=info) for c in samples]
+            if params.greedy:
+                samples[:] = replicate_greedy(samples[0], params.n)
+        return out
+
+
+def test_sampling_json_holds_the_backends_report_and_each_seed(tmp_path):
+    with Store(tmp_path / "r.db") as store:
+        evaluate(ReportingBackend(), [make_task(n_samples=3)], store, REF, config(seed=4, temperature=0.0))
+        rows = store.samples()
+        assert len(rows) == 30
+        for row in rows:
+            assert row.sampling["sample_seed"] == sample_seed(4, "echo", row.example_id, row.sample_idx)
+            assert row.sampling["prompt_tokens"] == 7 and row.sampling["max_new_tokens_effective"] <= 100
+            assert row.sampling.get("replica_of") == (None if row.sample_idx == 0 else 0)
+        # A later call that adds samples 3-4 copies sample 3, the first one it generated.
+        evaluate(
+            ReportingBackend(),
+            [make_task(n_samples=3)],
+            store,
+            REF,
+            config(seed=4, temperature=0.0, n_samples=5),
+        )
+        added = [r for r in store.samples() if r.sample_idx >= 3]
+        assert {r.sampling.get("replica_of") for r in added if r.sample_idx == 4} == {3}
+        # What the backend reported is not part of a sample's identity: a re-run reuses every row.
+        again = ReportingBackend()
+        evaluate(again, [make_task(n_samples=3)], store, REF, config(seed=4, temperature=0.0, n_samples=5))
+        assert again.calls == 0
+
+
+def test_shards_split_the_examples_and_store_the_same_rows(tmp_path):
+    from sftscope.eval.runner import shard_of
+
+    task = make_task(n_samples=2, size=40)
+    owners = [shard_of("echo", f"q{i}", 3) for i in range(40)]
+    assert set(owners) == {0, 1, 2} and owners == [shard_of("echo", f"q{i}", 3) for i in range(40)]
+    with Store(tmp_path / "one.db") as store:
+        evaluate(CountingBackend(), [task], store, REF, config(7, seed=3))
+        whole = [(r.example_id, r.sample_idx, r.completion, r.sampling) for r in store.samples()]
+    with Store(tmp_path / "shards.db") as store:
+        results = [
+            evaluate(CountingBackend(), [task], store, REF, config(7, seed=3), shard=(k, 3)).tasks[0]
+            for k in range(3)
+        ]
+        sharded = [(r.example_id, r.sample_idx, r.completion, r.sampling) for r in store.samples()]
+    assert sharded == whole and len(whole) == 80
+    assert [r.generated for r in results] == [2 * owners.count(k) for k in range(3)]
+    assert all(r.examples == 40 for r in results), "a shard reports the task's full count"
+
+
+def test_a_count_other_than_the_benchmarks_size_is_warned_about(tmp_path):
+    from dataclasses import replace
+
+    from sftscope.eval.runner import count_warning
+
+    task = replace(make_task(size=8), size=10)
+    with Store(tmp_path / "r.db") as store:
+        result = evaluate(CountingBackend(), [task], store, REF).tasks[0]
+    assert "8 examples loaded, but the benchmark holds 10" in result.warning
+    assert count_warning(task, 5, limit=5) is None, "--limit explains it"
+    assert "(--limit 9)" in count_warning(task, 8, limit=9)
+    assert count_warning(replace(task, size=None), 3, None) is None
+
+
+def test_needs_are_checked_from_the_config_without_building_anything():
+    from dataclasses import replace
+
+    from sftscope.eval.runner import check_configured_needs
+
+    task = make_task()
+    judged = replace(task.default_protocol, needs=("judge",))
+    with pytest.raises(InputError, match="pass --judge MODEL"):
+        check_configured_needs(task, judged, EvalConfig())
+    check_configured_needs(task, judged, EvalConfig(judge="gpt-4.1"))  # named: enough for a dry run
+    sandboxed = replace(task.default_protocol, needs=("sandbox",))
+    check_configured_needs(task, sandboxed, EvalConfig(unsafe_code_exec=True))  # the user opted in

@@ -279,3 +279,97 @@ def test_cli_help_describes_options(capsys):
         "--seed",
     ):
         assert flag in text
+
+
+def test_each_backend_is_closed_and_released_before_the_next_loads(tmp_path, monkeypatch, loads):
+    import weakref
+
+    events, previous = [], []
+
+    class ClosingBackend(FakeBackend):
+        def close(self):
+            events.append(f"close {self.model}")
+
+    def make(name, model, **opts):
+        assert all(ref() is None for ref in previous), "the last checkpoint's backend is still alive"
+        events.append(f"load {model}")
+        backend = ClosingBackend(model, [])
+        previous.append(weakref.ref(backend))
+        return backend
+
+    monkeypatch.setattr(backends, "make_backend", make)
+    run = make_run(tmp_path)
+    run_sweep(config(run), show_progress=False)
+    step10, step20 = (str(run / "checkpoints" / f"step-{s}") for s in (10, 20))
+    assert events == [
+        "load some/base",
+        "close some/base",
+        f"load {step10}",
+        f"close {step10}",
+        f"load {step20}",
+        f"close {step20}",
+    ]
+
+
+def test_dry_run_plans_every_checkpoint_without_loading_or_writing(tmp_path, loads, capsys):
+    run = make_run(tmp_path)
+    assert main(["sweep", str(run), "--tasks", "fake_a,fake_b", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "step      0: missing fake_a 5, fake_b 10" in text and "max new" in text
+    assert loads == [] and not (run / "sftscope.db").exists(), "nothing loaded, no DB created"
+
+    run_sweep(config(run, steps="0"), show_progress=False)
+    write_checkpoint(run, 30, weights=False)  # still being written
+    loads.clear()
+    assert main(["sweep", str(run), "--tasks", "fake_a,fake_b", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["run"] == "myrun" and plan["db"] == str(run / "sftscope.db")
+    assert plan["tasks"]["fake_b"]["examples"] == 5 and plan["tasks"]["fake_b"]["samples"] == 10
+    steps = {c["step"]: c for c in plan["checkpoints"]}
+    assert steps[0]["missing"] == {"fake_a": 0, "fake_b": 0} and steps[0]["max_generated_tokens"] == 0
+    assert steps[10]["missing"] == {"fake_a": 5, "fake_b": 10}
+    # Greedy: fake_b's two samples per example are one generation of at most 8 tokens.
+    assert steps[10]["max_generated_tokens"] == 5 * 8 + 5 * 8
+    assert steps[30]["ready"] is False and "weights" in steps[30]["problem"]
+    assert plan["max_generated_tokens"] == 2 * 80
+    assert loads == []
+    assert main(["sweep", str(run), "--tasks", "fake_a", "--json"]) == 2
+    assert "--json goes with --dry-run" in capsys.readouterr().err
+
+
+def test_a_short_task_is_warned_about_once(tmp_path, loads, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setitem(registry.TASKS, "fake_a", replace(_task("fake_a"), size=500))
+    warnings: list[str] = []
+    run_sweep(config(make_run(tmp_path)), show_progress=False, warn=warnings.append)
+    assert warnings == [
+        "task fake_a: 5 examples loaded, but the benchmark holds 500; check the data file (--data-path) or "
+        "the download"
+    ]
+
+
+def test_data_parallel_sweep_stores_the_same_rows(tmp_path, loads, monkeypatch):
+    """Two worker processes (forked here, so that they see the fake tasks and backend) over one store."""
+    from sftscope.eval import dataparallel
+    from sftscope.eval.config import BackendOptions
+
+    monkeypatch.setattr(dataparallel, "START_METHOD", "fork")
+    run = make_run(tmp_path)
+
+    def sweep(db, n):
+        ev = EvalConfig(
+            suite="fake_a,fake_b", db=str(db), backend_options=BackendOptions(device="cpu", data_parallel=n)
+        )
+        return run_sweep(SweepConfig(target=str(run), eval=ev), show_progress=False)
+
+    parallel = sweep(tmp_path / "two.db", 2)
+    assert loads == [], "the workers loaded the models, not this process"
+    single = sweep(tmp_path / "one.db", 1)
+    assert parallel.new_samples == single.new_samples == 3 * PER_CHECKPOINT
+
+    def stored(db):
+        with Store(db) as store:
+            return [(r.checkpoint, r.task, r.example_id, r.sample_idx, r.completion) for r in store.samples()]
+
+    assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")

@@ -137,3 +137,19 @@ def test_flags_reach_the_eval_config_and_its_score_context(servers, tokenizer_di
     )
     judges = cfg.score_context().truthfulqa_judges
     assert judges.truth.base_url == truth.url and judges.info.suffix == "Helpful:"
+
+
+def test_the_dry_run_needs_check_knows_the_general_suites_scorers():
+    """Regression: the config-only needs check (dry run, data parallel) had no TruthfulQA judges field."""
+    from sftscope.eval.config import EvalConfig
+    from sftscope.eval.runner import check_configured_needs
+
+    truthfulqa, alpacaeval = TASKS["truthfulqa"], TASKS["alpacaeval"]
+    with pytest.raises(InputError, match="--truth-judge MODEL and --info-judge MODEL"):
+        check_configured_needs(truthfulqa, truthfulqa.protocol("paper"), EvalConfig(truth_judge="t"))
+    check_configured_needs(
+        truthfulqa, truthfulqa.protocol("paper"), EvalConfig(truth_judge="t", info_judge="i")
+    )
+    with pytest.raises(InputError, match="--reward-model MODEL"):
+        check_configured_needs(alpacaeval, alpacaeval.protocol("paper"), EvalConfig())
+    check_configured_needs(alpacaeval, alpacaeval.protocol("paper"), EvalConfig(reward_model="rm"))

@@ -12,7 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from sftscope.cli.evalopts import add_eval_options, add_scoring_options, eval_values, parse_pairs, resolve
+from sftscope.cli.evalopts import (
+    add_eval_options,
+    add_scoring_options,
+    check_json_flag,
+    eval_values,
+    parse_pairs,
+    report_plan_notes,
+    resolve,
+)
 from sftscope.errors import InputError
 
 DESCRIPTION = "Evaluate a model on benchmark suites; every sample is stored, so re-runs resume."
@@ -104,9 +112,14 @@ def run_command(args: argparse.Namespace) -> int:
 
     if not (args.suite or args.tasks or args.config):
         raise InputError("name what to run: --suite paper|general|safety|lab|offline or --tasks a,b")
+    if args.step < 0:
+        raise InputError(f"--step {args.step}: a training step is >= 0 (0 = the base model)")
+    check_json_flag(args)
     values = eval_values(args)
     values.setdefault("db", "results.db")
     cfg = resolve(EvalConfig, args, values)
+    if args.dry_run:
+        return dry_run(args, cfg)
     with _progress() as progress:
         result = run_evaluation(args.model, cfg, step=args.step, progress=progress)
     summary = result.summary
@@ -114,11 +127,30 @@ def run_command(args: argparse.Namespace) -> int:
         f"run {summary.run}, {summary.checkpoint}: generated {summary.generated} samples "
         f"({summary.tokens} tokens); {sum(t.skipped for t in summary.tasks)} already stored; db {cfg.db}"
     )
+    for task in summary.tasks:
+        if task.warning:
+            print(f"warning: {task.warning}", file=sys.stderr)
     errors = sum(t.score_errors for t in summary.tasks)
     if errors:
         print(f"warning: {errors} samples failed to score (stored with their error)", file=sys.stderr)
     print(format_table(result.records))
     return 0
+
+
+def dry_run(args: argparse.Namespace, cfg) -> int:
+    """Print what the run would generate, load no model; exit 2 when a task cannot run."""
+    import json
+
+    from sftscope.eval.dryrun import eval_json, format_tasks, plan_evaluation
+
+    plans = plan_evaluation(args.model, cfg, step=args.step)
+    if args.json:
+        print(json.dumps(eval_json(plans), indent=2))
+    else:
+        print(f"dry run: nothing loaded or generated; results DB {cfg.db}")
+        print(format_tasks(plans))
+    report_plan_notes(plans, errors=args.json)
+    return 2 if any(p.error for p in plans) else 0
 
 
 def format_table(records: list) -> str:

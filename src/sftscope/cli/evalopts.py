@@ -7,6 +7,7 @@ then the flags given on the command line (a flag left out changes nothing).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from sftscope.errors import InputError
@@ -45,10 +46,19 @@ FLAG_KEYS = {
     "tensor_parallel_size": "backend_options.tensor_parallel_size",
     "max_model_len": "backend_options.max_model_len",
     "data_parallel": "backend_options.data_parallel",
+    "gpu_memory_utilization": "backend_options.gpu_memory_utilization",
 }
 
 
-def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> None:
+JSON_BY_TASK = (
+    "keyed by task, each with protocol, examples, n_samples, samples, max_new_tokens, max_generated_tokens, "
+    "warning and error (and stored, missing when the DB exists)"
+)
+
+
+def add_eval_options(
+    parser: argparse.ArgumentParser, *, default_db: str, json_shape: str = JSON_BY_TASK
+) -> None:
     """Every option of an evaluation (defaults come from EvalConfig; None here means 'not given')."""
     what = parser.add_argument_group("what to evaluate")
     what.add_argument(
@@ -56,7 +66,10 @@ def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> Non
     )
     what.add_argument("--tasks", help="comma-separated task names (added to --suite)")
     what.add_argument(
-        "--limit", type=int, help="first N examples of each task (MMLU-Pro: a stable random subset)"
+        "--limit",
+        type=int,
+        metavar="N",
+        help="first N examples of each task (MMLU-Pro: a stable random subset)",
     )
     what.add_argument(
         "--data-path",
@@ -66,25 +79,58 @@ def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> Non
         help="local copy of a task's data set (repeatable), e.g. hexphi=./HEx-PHI",
     )
     sampling = parser.add_argument_group("sampling (default: each task protocol's own)")
-    sampling.add_argument("--n-samples", type=int, help="samples per example (avg@k)")
-    sampling.add_argument("--temperature", type=float, help="0 = greedy")
-    sampling.add_argument("--top-p", type=float)
-    sampling.add_argument("--max-new-tokens", type=int, help="generation budget per sample")
-    sampling.add_argument("--seed", type=int, help="run-level seed; each sample derives its own from it")
+    sampling.add_argument("--n-samples", type=int, metavar="K", help="samples per example (avg@k)")
+    sampling.add_argument("--temperature", type=float, metavar="T", help="0 = greedy")
+    sampling.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass, in (0, 1]")
+    sampling.add_argument("--max-new-tokens", type=int, metavar="N", help="generation budget per sample")
+    sampling.add_argument(
+        "--seed", type=int, metavar="N", help="run-level seed; each sample derives its own from it"
+    )
     backend = parser.add_argument_group("backend")
     backend.add_argument(
         "--backend", choices=("hf", "vllm", "openai"), help="generation backend (default: hf)"
     )
-    backend.add_argument("--batch-size", type=int, help="prompts x samples per backend call (default: 64)")
+    backend.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="samples (prompt x sample rows) per backend call (default: 64)",
+    )
     backend.add_argument("--device", help="hf: torch device (default: cuda if available, else cpu)")
     backend.add_argument("--dtype", help="hf, vllm: weights dtype (default: auto)")
-    backend.add_argument("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1")
-    backend.add_argument("--concurrency", type=int, help="openai: parallel requests (default: 8)")
-    backend.add_argument("--retries", type=int, help="openai: tries per request (default: 4)")
-    backend.add_argument("--timeout", type=float, help="openai: seconds per request (default: 600)")
-    backend.add_argument("--tensor-parallel-size", type=int, help="vllm: GPUs per engine (default: 1)")
-    backend.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
-    backend.add_argument("--data-parallel", type=int, help="vllm: engines on as many GPUs (default: 1)")
+    backend.add_argument(
+        "--base-url", metavar="URL", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"
+    )
+    backend.add_argument(
+        "--concurrency", type=int, metavar="N", help="openai: parallel requests (default: 8)"
+    )
+    backend.add_argument("--retries", type=int, metavar="N", help="openai: tries per request (default: 4)")
+    backend.add_argument(
+        "--timeout", type=float, metavar="S", help="openai: seconds per request (default: 600)"
+    )
+    backend.add_argument(
+        "--tensor-parallel-size", type=int, metavar="N", help="vllm: GPUs per engine (default: 1)"
+    )
+    backend.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        metavar="F",
+        help="vllm: share of GPU memory to use (default: 0.9)",
+    )
+    backend.add_argument(
+        "--max-model-len",
+        type=int,
+        metavar="N",
+        help="hf, vllm: context length (default: the model's); a sample generates at most this minus its "
+        "prompt's tokens, and that budget is stored with it",
+    )
+    backend.add_argument(
+        "--data-parallel",
+        type=int,
+        metavar="N",
+        help="hf, vllm: N engines in N processes, each on its own GPU(s) (hf on CPU: its own process), "
+        "sharing the examples and the results DB (default: 1)",
+    )
     backend.add_argument(
         "--backend-opt",
         action="append",
@@ -96,6 +142,18 @@ def add_eval_options(parser: argparse.ArgumentParser, *, default_db: str) -> Non
     where = parser.add_argument_group("results")
     where.add_argument("--db", help=f"SQLite results file (default: {default_db})")
     where.add_argument("--run", help="run name stored with every sample")
+    plan = parser.add_argument_group("dry run")
+    plan.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load no model, write nothing: print per task the examples, samples, max new tokens and an "
+        "upper bound on the tokens to generate (sweep: also what each checkpoint misses), then exit",
+    )
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help=f"with --dry-run: print one JSON object instead: {json_shape}",
+    )
     config = parser.add_argument_group("config")
     config.add_argument("--config", metavar="FILE", help="YAML file of EvalConfig keys (flags override it)")
     config.add_argument(
@@ -121,28 +179,38 @@ def add_scoring_options(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--judge-backend", choices=("hf", "vllm", "openai"), help="judge backend (default: openai)"
     )
-    group.add_argument("--judge-base-url", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument(
+        "--judge-base-url", metavar="URL", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1"
+    )
     group.add_argument(
         "--reward-model",
         metavar="MODEL",
         help="AlpacaEval paper metric: a HF sequence-classification reward model, e.g. "
         "allenai/Llama-3.1-8B-Instruct-RM-RB2",
     )
-    group.add_argument("--reward-model-device", help="reward model device (default: cuda if available)")
-    group.add_argument("--reward-model-dtype", help="reward model dtype (default: auto = bf16 on GPU)")
+    group.add_argument(
+        "--reward-model-device", metavar="DEVICE", help="reward model device (default: cuda if available)"
+    )
+    group.add_argument(
+        "--reward-model-dtype", metavar="DTYPE", help="reward model dtype (default: auto = bf16 on GPU)"
+    )
     group.add_argument(
         "--truth-judge",
         metavar="MODEL",
         help="TruthfulQA truth judge served at /v1/completions, e.g. allenai/truthfulqa-truth-judge-llama2-7B",
     )
-    group.add_argument("--truth-judge-base-url", help="truth judge server URL, e.g. http://127.0.0.1:8001/v1")
+    group.add_argument(
+        "--truth-judge-base-url", metavar="URL", help="truth judge server URL, e.g. http://127.0.0.1:8001/v1"
+    )
     group.add_argument(
         "--info-judge",
         metavar="MODEL",
         help="TruthfulQA informativeness judge, e.g. allenai/truthfulqa-info-judge-llama2-7B",
     )
-    group.add_argument("--info-judge-base-url", help="info judge server URL, e.g. http://127.0.0.1:8002/v1")
-    group.add_argument("--workers", type=int, help="parallel scorers (default: 2)")
+    group.add_argument(
+        "--info-judge-base-url", metavar="URL", help="info judge server URL, e.g. http://127.0.0.1:8002/v1"
+    )
+    group.add_argument("--workers", type=int, metavar="N", help="parallel scorers (default: 2)")
     group.add_argument(
         "--unsafe-code-exec",
         action="store_true",
@@ -198,3 +266,18 @@ def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
             raise InputError(f"config key {dotted!r}: '{key}' is not a section")
         tree = node
     tree[keys[-1]] = value
+
+
+def check_json_flag(args: argparse.Namespace) -> None:
+    if args.json and not args.dry_run:
+        raise InputError("--json goes with --dry-run (a run prints its table; the DB holds every sample)")
+
+
+def report_plan_notes(plans: list, *, errors: bool) -> None:
+    """The dry run's warnings (and, when the table did not show them, its errors) on stderr."""
+    for plan in plans:
+        if plan.warning:
+            print(f"warning: {plan.warning}", file=sys.stderr)
+        if errors and plan.error:
+            named = plan.error if plan.task in plan.error else f"task {plan.task}: {plan.error}"
+            print(f"error: {named}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sftscope.cli.evalopts import add_eval_options, eval_values, resolve
+from sftscope.cli.evalopts import add_eval_options, check_json_flag, eval_values, report_plan_notes, resolve
 
 DESCRIPTION = """\
 Evaluate the base model (step 0) and every checkpoint of a run on a suite of tasks; every sample goes to
@@ -22,6 +22,14 @@ examples:
   sftscope sweep runs/math-cot --suite safety --data-path hexphi=./HEx-PHI --judge gpt-4.1 \\
       --judge-base-url https://api.openai.com/v1
   sftscope sweep runs/math-cot --suite paper --watch --poll-seconds 60   # while training runs
+  sftscope sweep runs/math-cot --suite paper --backend vllm --data-parallel 8   # 8 engines, 8 GPUs
+  sftscope sweep runs/math-cot --suite paper --dry-run   # what is missing where, no model loaded
+
+--dry-run --json prints one object: {"run", "db", "tasks": {TASK: {"protocol", "examples", "n_samples",
+"samples", "max_new_tokens", "greedy", "known_size", "warning", "error"}}, "checkpoints": [{"step", "path",
+"ready", "problem", "missing": {TASK: samples}, "max_generated_tokens"}], "max_generated_tokens"}, where
+"samples" is what a complete evaluation of one checkpoint stores and "max_generated_tokens" an upper bound
+(max_new_tokens per missing sample; greedy: per example, as its samples are one generation).
 """
 
 
@@ -47,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --watch: stop after this many seconds without a new checkpoint (default: 1800); it also "
         "stops once training has finished",
     )
-    add_eval_options(p, default_db="RUN_DIR/sftscope.db, ./sftscope.db for a hub id")
+    add_eval_options(
+        p,
+        default_db="RUN_DIR/sftscope.db, ./sftscope.db for a hub id",
+        json_shape="per task and per checkpoint, as shown above",
+    )
     p.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     p.set_defaults(handler=handle)
 
@@ -56,11 +68,14 @@ def handle(args: argparse.Namespace) -> int:
     from sftscope.eval.config import SweepConfig
     from sftscope.eval.sweep import run_sweep
 
+    check_json_flag(args)
     flags = {"target": args.target, **eval_values(args, prefix="eval.")}
     for dest in ("steps", "base", "watch", "poll_seconds", "idle_timeout"):
         if getattr(args, dest) is not None:
             flags[dest] = getattr(args, dest)
     cfg = resolve(SweepConfig, args, flags)
+    if args.dry_run:
+        return dry_run(args, cfg)
     summary = run_sweep(cfg, show_progress=not args.no_progress)
     evaluated = ", ".join(map(str, summary.evaluated)) or "none"
     cached = ", ".join(map(str, summary.cached)) or "none"
@@ -69,3 +84,15 @@ def handle(args: argparse.Namespace) -> int:
     for step, why in summary.skipped.items():
         print(f"  skipped step {step}: {why}")
     return 0
+
+
+def dry_run(args: argparse.Namespace, cfg) -> int:
+    """Per task and per checkpoint, what the sweep would generate; loads no model, writes nothing."""
+    import json
+
+    from sftscope.eval.dryrun import format_sweep, plan_sweep_run, sweep_json
+
+    plans, sweep = plan_sweep_run(cfg)
+    print(json.dumps(sweep_json(plans, sweep), indent=2) if args.json else format_sweep(plans, sweep))
+    report_plan_notes(plans, errors=args.json)
+    return 2 if any(p.error for p in plans) else 0

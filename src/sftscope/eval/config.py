@@ -9,12 +9,15 @@ task protocol's own value.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from sftscope.eval.spec import ScoreContext
 
 SECRET_WORDS = ("key", "token", "secret", "password")
+DTYPES = ("auto", "float32", "float16", "bfloat16", "float", "half")  # the names both hf and vLLM take
+DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 
 
 @dataclass
@@ -32,8 +35,8 @@ class BackendOptions:
     timeout: float = 600.0  # openai: seconds per request
     tensor_parallel_size: int = 1  # vllm: GPUs per engine
     gpu_memory_utilization: float = 0.9  # vllm
-    max_model_len: int | None = None  # vllm: context length (default: the model's)
-    data_parallel: int = 1  # vllm: engines on as many GPUs, one store
+    max_model_len: int | None = None  # hf, vllm: context length (default: the model's); caps each budget
+    data_parallel: int = 1  # hf, vllm: engines in as many processes, each on its own GPU(s), one store
 
     def __post_init__(self) -> None:
         checks = [
@@ -49,6 +52,12 @@ class BackendOptions:
             ),
             (0 < self.gpu_memory_utilization <= 1, "gpu_memory_utilization must be in (0, 1]"),
             (self.max_model_len is None or self.max_model_len > 0, "max_model_len must be > 0"),
+            (self.dtype in DTYPES, f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}"),
+            (
+                self.device is None or DEVICE.fullmatch(self.device) is not None,
+                f"device {self.device!r} is not a device (cpu, cuda, cuda:N, mps, xpu)",
+            ),
+            (_is_url(self.base_url), f"base_url {self.base_url!r} is not an http(s):// URL"),
         ]
         for ok, message in checks:
             if not ok:
@@ -57,7 +66,7 @@ class BackendOptions:
     def for_backend(self, backend: str) -> dict[str, Any]:
         """The keyword arguments that backend's constructor takes."""
         if backend == "hf":
-            keys = ("batch_size", "device", "dtype", "trust_remote_code")
+            keys = ("batch_size", "device", "dtype", "trust_remote_code", "max_model_len")
         elif backend == "openai":
             keys = ("base_url", "api_key", "concurrency", "retries", "timeout")
         else:
@@ -121,6 +130,12 @@ class EvalConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.workers < 1 or not (self.score_timeout > 0 and math.isfinite(self.score_timeout)):
             raise ValueError("workers must be >= 1 and score_timeout a positive number of seconds")
+        if not _is_url(self.judge_base_url):
+            raise ValueError(f"judge_base_url {self.judge_base_url!r} is not an http(s):// URL")
+        if self.backend_options.data_parallel > 1 and self.backend == "openai":
+            raise ValueError(
+                "data_parallel applies to the hf and vllm backends (a server: raise concurrency)"
+            )
 
     def sampling_overrides(self, task: str) -> dict[str, Any]:
         """Overrides of a task protocol's SamplingParams: these fields, then `task_sampling[task]`."""
@@ -171,6 +186,10 @@ class SweepConfig:
 
     def stored(self) -> dict[str, Any]:
         return _without_secrets(asdict(self))
+
+
+def _is_url(value: str | None) -> bool:
+    return value is None or re.match(r"https?://[^/\s]+", value) is not None
 
 
 def _without_secrets(value: Any) -> Any:

@@ -8,17 +8,28 @@ re-run of a finished evaluation generates nothing. Sample j of example e draws f
 `records.sample_seed(seed, task, e, j)`, so what is generated never depends on batching or on resuming.
 A sample whose scoring raises is stored with `correct=False` and the error text; it never aborts the run.
 A backend failure does abort (there is nothing to store).
+
+Besides the `SamplingParams`, a sample's sampling JSON holds what its backend reported (`Completion.info`):
+`max_new_tokens_effective` (the budget after the context length), `prompt_tokens`, and `replica_of` (the
+sample a greedy copy repeats), plus its own `sample_seed`; the identity guard ignores these keys.
+
+`shard=(k, n)` evaluates only the examples with `shard_of(task, id, n) == k` (data parallelism: n processes
+over one store, `eval.dataparallel`). A count of examples that differs from the benchmark's known size is
+reported in `TaskResult.warning` (`count_warning`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sftscope.eval.config import EvalConfig
-from sftscope.eval.scoring import SampleScorer, apply_outcome
+from sftscope.eval.scoring import SampleScorer, apply_outcome, check_needs
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import (
     CheckpointRef,
@@ -44,6 +55,7 @@ class TaskResult:
     skipped: int = 0  # samples already stored
     tokens: int = 0
     score_errors: int = 0
+    warning: str | None = None  # e.g. a count of examples that differs from the benchmark's known size
 
 
 @dataclass
@@ -71,6 +83,42 @@ def choose_protocol(spec: TaskSpec, requested: str | None) -> TaskProtocol:
         raise InputError(f"--protocol: {exc}") from None
 
 
+def check_configured_needs(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConfig) -> None:
+    """Fail when the protocol's scorer needs a judge or reward model that `cfg` does not name, without
+    building either (for the dry run, and before data-parallel workers start)."""
+    from sftscope.eval.context import UNSAFE_ENV
+
+    unsafe = cfg.unsafe_code_exec or os.environ.get(UNSAFE_ENV, "").strip().lower() == "unsafe"
+    named = types.SimpleNamespace(
+        judge=cfg.judge,
+        reward_model=cfg.reward_model,
+        truthfulqa_judges=(cfg.truth_judge and cfg.info_judge) or None,
+        unsafe_code_exec=unsafe,
+    )
+    check_needs(spec, protocol, named)
+
+
+def count_warning(spec: TaskSpec, count: int, limit: int | None) -> str | None:
+    """A note when a task loads another number of examples than the benchmark holds (unless --limit says
+    why): a partial or mixed-up local copy otherwise goes unnoticed."""
+    if spec.size is None:
+        return None
+    expected = spec.size if limit is None else min(limit, spec.size)
+    if count == expected:
+        return None
+    limited = f" (--limit {limit})" if limit is not None else ""
+    return (
+        f"task {spec.name}: {count} examples loaded, but the benchmark holds {spec.size}{limited}; "
+        "check the data file (--data-path) or the download"
+    )
+
+
+def shard_of(task: str, example_id: str, shards: int) -> int:
+    """Which of `shards` data-parallel shards evaluates an example: a stable hash of its id."""
+    digest = hashlib.sha256(f"{task}\0{example_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
 def task_sampling(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConfig) -> SamplingParams:
     """The protocol's sampling with the run's overrides (temperature, top_p, max_new_tokens, seed, ...)."""
     from sftscope.errors import InputError
@@ -92,8 +140,10 @@ def evaluate(
     context: ScoreContext | None = None,
     model_id: str = "",
     progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> EvalSummary:
-    """Generate, score and store every missing sample of `tasks` for checkpoint `ref`."""
+    """Generate, score and store every missing sample of `tasks` for checkpoint `ref` (of shard
+    `shard=(k, n)` only, when given)."""
     cfg = cfg or EvalConfig()
     chosen = [(spec, choose_protocol(spec, cfg.protocol)) for spec in tasks]
     scorers = [SampleScorer(spec, protocol, context) for spec, protocol in chosen]  # checks needs first
@@ -115,6 +165,7 @@ def evaluate(
                     cfg,
                     model_id,
                     progress,
+                    shard,
                 )
             )
     return summary
@@ -132,11 +183,15 @@ def _evaluate_task(
     cfg: EvalConfig,
     model_id: str,
     progress: Progress | None,
+    shard: tuple[int, int] | None,
 ) -> TaskResult:
     params = task_sampling(spec, protocol, cfg)
     sampling = dataclasses.asdict(params)
     examples = spec.load(limit=cfg.limit, data_path=cfg.data_paths.get(spec.name))
     result = TaskResult(task=spec.name, protocol=protocol.name, examples=len(examples))
+    result.warning = count_warning(spec, len(examples), cfg.limit)
+    if shard is not None:
+        examples = [ex for ex in examples if shard_of(spec.name, ex.id, shard[1]) == shard[0]]
     done = stored.get((spec.name, spec.version, protocol.name), {})
     todo: list[tuple[Example, Messages, list[int]]] = []
     for ex in examples:
@@ -164,19 +219,19 @@ def _evaluate_task(
         seeds = [[sample_seed(params.seed, spec.name, ex.id, i) for i in missing] for ex, _, missing in batch]
         outputs = _generate(backend, [m for _, m, _ in batch], params, [len(m) for _, _, m in batch], seeds)
         jobs = [
-            (ex, messages, i, completion)
-            for (ex, messages, missing), completions in zip(batch, outputs)
-            for i, completion in zip(missing, completions)
+            (ex, messages, i, completion, {**sampling, **_reported(completion, missing[0], seed)})
+            for (ex, messages, missing), completions, row_seeds in zip(batch, outputs, seeds)
+            for i, completion, seed in zip(missing, completions, row_seeds)
         ]
-        outcomes = scorer.score([ex for ex, _, _, _ in jobs], [c.text for _, _, _, c in jobs])
+        outcomes = scorer.score([job[0] for job in jobs], [job[3].text for job in jobs])
         records = [
             apply_outcome(
-                _record(spec, protocol, ex, i, render(messages), c, sampling, ref, checkpoint, model_id),
+                _record(spec, protocol, ex, i, render(messages), c, stored, ref, checkpoint, model_id),
                 outcome,
                 protocol,
                 provenance,
             )
-            for (ex, messages, i, c), outcome in zip(jobs, outcomes)
+            for (ex, messages, i, c, stored), outcome in zip(jobs, outcomes)
         ]
         store.add_samples(records)
         result.generated += len(records)
@@ -206,6 +261,14 @@ def _generate(
         for i, completions in zip(idx, got):
             out[i] = completions
     return out
+
+
+def _reported(completion: Completion, first_idx: int, seed: int) -> dict[str, Any]:
+    """What the sample's sampling JSON holds besides SamplingParams: the backend's report and the seed."""
+    info = dict(completion.info)
+    if info.pop("replica", False):
+        info["replica_of"] = first_idx  # a greedy copy of the first sample generated in the same call
+    return {**info, "sample_seed": seed}
 
 
 def _backend_provenance(backend: Generator) -> dict[str, Any]:

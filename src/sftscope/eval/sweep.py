@@ -23,11 +23,11 @@ from pathlib import Path
 from sftscope.config import is_hub_id
 from sftscope.errors import InputError
 from sftscope.eval import discovery
-from sftscope.eval.config import SweepConfig
+from sftscope.eval.config import EvalConfig, SweepConfig
 from sftscope.eval.discovery import FoundCheckpoint
 from sftscope.eval.progress import SweepProgress
-from sftscope.eval.runner import choose_protocol, task_sampling
-from sftscope.eval.spec import TaskSpec
+from sftscope.eval.runner import choose_protocol, count_warning, task_sampling
+from sftscope.eval.spec import Example, TaskSpec
 from sftscope.records import CheckpointRef
 from sftscope.rundir import DB, RunDir, checkpoint_name
 from sftscope.store.db import Store
@@ -57,18 +57,30 @@ class CheckpointPlan:
 
 
 class ExpectedKeys:
-    """Per task, the (example_id, sample_idx) keys a complete evaluation holds; examples load once."""
+    """Per task, the (example_id, sample_idx) keys a complete evaluation holds; examples load once, and a
+    count that differs from the benchmark's known size is reported once, to `warn`."""
 
-    def __init__(self, tasks: list[TaskSpec], cfg: SweepConfig):
-        self.tasks, self.cfg = tasks, cfg
+    def __init__(
+        self,
+        tasks: list[TaskSpec],
+        ev: EvalConfig,
+        warn: Callable[[str], None] | None = None,
+        loaded: dict[str, list[Example]] | None = None,  # examples the caller has loaded already
+    ):
+        self.tasks, self.ev, self.warn, self.loaded = tasks, ev, warn, loaded or {}
         self._keys: dict[str, set[tuple[str, int]]] = {}
 
     def of(self, spec: TaskSpec) -> set[tuple[str, int]]:
         if spec.name not in self._keys:
-            ev = self.cfg.eval
+            ev = self.ev
             protocol = choose_protocol(spec, ev.protocol)
             n = task_sampling(spec, protocol, ev).n
-            examples = spec.load(limit=ev.limit, data_path=ev.data_paths.get(spec.name))
+            examples = self.loaded.get(spec.name)
+            if examples is None:
+                examples = spec.load(limit=ev.limit, data_path=ev.data_paths.get(spec.name))
+            note = count_warning(spec, len(examples), ev.limit)
+            if note and self.warn:
+                self.warn(note)
             self._keys[spec.name] = {(ex.id, i) for ex in examples for i in range(n)}
         return self._keys[spec.name]
 
@@ -78,10 +90,45 @@ def plan_checkpoint(store: Store, run: str, found: FoundCheckpoint, expected: Ex
     stored = store.stored(run, checkpoint_name(found.step))
     missing = {}
     for spec in expected.tasks:
-        protocol = choose_protocol(spec, expected.cfg.eval.protocol).name
+        protocol = choose_protocol(spec, expected.ev.protocol).name
         have = set(stored.get((spec.name, spec.version, protocol), {}))
         missing[spec.name] = len(expected.of(spec) - have)
     return CheckpointPlan(found, missing)
+
+
+@dataclass
+class SweepPlan:
+    run: str
+    db: str
+    checkpoints: list[CheckpointPlan]  # the selected checkpoints, complete or still being written
+
+
+def plan_sweep(
+    cfg: SweepConfig, tasks: list[TaskSpec], loaded: dict[str, list[Example]] | None = None
+) -> SweepPlan:
+    """What `run_sweep` would do now, read-only: no model is loaded, nothing downloaded or written."""
+    source = _Source(cfg)
+    selection = discovery.parse_steps(cfg.steps)
+    expected = ExpectedKeys(tasks, cfg.eval, loaded=loaded)
+    found = source.scan()
+    wanted = [f for f in found if _selected(f, found, selection, final=True)]
+    _check_found(cfg.target, found, wanted, source.base)
+    if not source.db.is_file():
+        return SweepPlan(
+            source.run,
+            str(source.db),
+            [plan_checkpoint(_NoResults(), source.run, f, expected) for f in wanted],
+        )
+    with Store(source.db, readonly=True) as store:
+        plans = [plan_checkpoint(store, source.run, f, expected) for f in wanted]
+    return SweepPlan(source.run, str(source.db), plans)
+
+
+class _NoResults:
+    """A results DB that does not exist yet: nothing is stored."""
+
+    def stored(self, run: str, checkpoint: str) -> dict:
+        return {}
 
 
 def run_sweep(
@@ -102,7 +149,7 @@ def run_sweep(
         choose_protocol(spec, cfg.eval.protocol)  # an unknown protocol fails before anything runs
     selection = discovery.parse_steps(cfg.steps)
     context = cfg.eval.score_context()
-    expected = ExpectedKeys(tasks, cfg)
+    expected = ExpectedKeys(tasks, cfg.eval, warn)
     summary = SweepSummary(run=source.run, db=str(source.db))
     with Store(source.db) as store, SweepProgress(show_progress) as progress:
         store.record_run(source.run, source.stored_config(), {t.name: t.version for t in tasks})
@@ -155,7 +202,7 @@ def _execute(
     plan: CheckpointPlan, todo: list[TaskSpec], run: str, store: Store, cfg: SweepConfig, context, progress
 ) -> int:
     """Evaluate one checkpoint's missing tasks; the backend is closed before the next checkpoint loads."""
-    from sftscope.eval.backends.base import make_backend
+    from sftscope.eval.backends.base import close_backend, make_backend
     from sftscope.eval.identity import model_fingerprint
     from sftscope.eval.runner import evaluate
 
@@ -164,6 +211,8 @@ def _execute(
     local = discovery.materialize(discovery.model_folder(found)) if found.layout != "base" else found.path
     served = (ev.backend_options.base_url or "default") if ev.backend == "openai" else None
     model_id = model_fingerprint(local, served_at=served)
+    if ev.backend_options.data_parallel > 1:
+        return _execute_data_parallel(local, todo, ref, store, ev, model_id, progress)
     try:
         backend = make_backend(ev.backend, local, **ev.backend_options.for_backend(ev.backend))
     except InputError:
@@ -191,12 +240,33 @@ def _execute(
             new += result.generated
             progress.advance(1, label)
     finally:
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+        close_backend(backend)  # frees the model (vLLM: shuts the engine down) before the next one loads
         del backend
         gc.collect()
     return new
+
+
+def _execute_data_parallel(
+    local: str, todo, ref: CheckpointRef, store: Store, ev: EvalConfig, model_id, progress
+):
+    """One checkpoint's missing tasks on `data_parallel` worker processes; they exit (freeing their GPUs)
+    before the next checkpoint starts."""
+    from sftscope.eval.dataparallel import evaluate_data_parallel
+
+    store.record_checkpoint(ref, model_id)  # the identity check runs once, here, before any worker starts
+    label = f"step {ref.step}"
+    progress.describe(f"{label} · {len(todo)} tasks on {ev.backend_options.data_parallel} workers")
+    result = evaluate_data_parallel(
+        local,
+        todo,
+        store.path,
+        ref,
+        ev,
+        model_id=model_id,
+        progress=lambda task, done, total: progress.describe(f"{label} · {task} {done}/{total}"),
+    )
+    progress.advance(len(todo), label)
+    return result.generated
 
 
 class _Source:

@@ -6,7 +6,8 @@ worker scores one row at a time; a row that overruns gets `on_timeout(row)`, and
 replaced while the other workers carry on.
 
 A row is sent only to an idle worker, which is already blocked in `recv()`, so the parent never blocks on
-a full pipe while a busy worker is not reading (the cause of missed timeouts with pipelined sends).
+a full pipe while a busy worker is not reading (the cause of missed timeouts with pipelined sends), and a
+replacement worker starts in the background, so the other rows' deadlines are still enforced meanwhile.
 
 The function runs in the worker and is named by import path, `"package.module:function"`, so a higher layer
 (eval) can put its own scorer in workers without this module importing it. It gets the row's arguments
@@ -24,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from typing import Any
+
+START_TIMEOUT_S = 120.0  # a worker that has not imported its scorer by then is reported, not waited on
 
 
 def _resolve(target: str) -> Callable[..., Any]:
@@ -63,15 +66,24 @@ class _Worker:
         child.close()
         self.row: int | None = None  # the row being scored
         self.started = 0.0
+        self.spawned = time.monotonic()
+        self.ready = False
 
-    def wait_ready(self, seconds: float) -> None:
+    def check_ready(self) -> None:
+        """Non-blocking: a replacement starts while the other workers' deadlines are still watched."""
         try:
-            ready = self.conn.poll(seconds) and self.conn.recv() == "ready"
+            if self.conn.poll(0):
+                self.ready = self.conn.recv() == "ready"
+                return
         except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self.kill()
-            raise RuntimeError(f"a scoring worker did not start within {seconds:.0f} s (see its error above)")
+            pass
+        else:
+            if time.monotonic() - self.spawned < START_TIMEOUT_S and self.process.is_alive():
+                return
+        self.kill()
+        raise RuntimeError(
+            f"a scoring worker did not start within {START_TIMEOUT_S:.0f} s (see its error above)"
+        )
 
     def submit(self, index: int, args: tuple) -> None:
         self.row, self.started = index, time.monotonic()
@@ -118,9 +130,7 @@ class WorkerPool:
         self.close()
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._ctx, self.target, self.preload, self.warmup)
-        worker.wait_ready(seconds=120.0)
-        return worker
+        return _Worker(self._ctx, self.target, self.preload, self.warmup)
 
     def map(
         self, rows: Sequence[tuple], progress: Callable[[int], None] | None = None
@@ -133,16 +143,22 @@ class WorkerPool:
         queue, done = deque(range(len(rows))), 0
         while True:
             for worker in self._workers:
-                if worker.row is None and queue:
+                if not worker.ready:
+                    worker.check_ready()
+                if worker.ready and worker.row is None and queue:
                     index = queue.popleft()
                     worker.submit(index, rows[index])
-            busy = {w.conn: w for w in self._workers if w.row is not None}
-            if not busy:
+            scoring = [w for w in self._workers if w.row is not None]
+            if not scoring and not queue:
                 break
-            deadline = min(w.started for w in busy.values()) + self.timeout
+            # Watch the rows being scored and the workers still starting (so a ready one gets work at once).
+            busy = {w.conn: w for w in self._workers if w.row is not None or not w.ready}
+            deadline = min((w.started + self.timeout for w in scoring), default=time.monotonic() + 0.5)
             ready = wait(list(busy), timeout=max(0.0, deadline - time.monotonic()))
             for conn in ready:
                 worker = busy[conn]
+                if not worker.ready:
+                    continue  # its "ready" message: read at the top of the loop
                 try:
                     index, result = conn.recv()
                 except (EOFError, OSError):  # the worker died (out of memory, a segfault): record, replace
@@ -152,7 +168,7 @@ class WorkerPool:
                 done += 1
             now = time.monotonic()
             for conn, worker in busy.items():
-                if conn not in ready and worker.row is not None and now - worker.started >= self.timeout:
+                if worker.row is not None and conn not in ready and now - worker.started >= self.timeout:
                     self._replace(worker, results, ("timeout", None))
                     self.timeouts += 1
                     done += 1

@@ -1,20 +1,51 @@
 """The transformers backend: `model.generate` on CPU or one GPU, batched and length-sorted.
 
-Prompts go through the tokenizer's chat template (generation prompt added, no system prompt). Batches are
-formed after sorting prompts by token length, so padding stays small; padding is on the left. Temperature 0
-means greedy (and the n copies of a greedy answer are one generation, repeated). Sampling is seeded with
-`params.seed` at each `generate` call, so a re-run of the same batches reproduces its samples; the seed is
-stored with every sample. A sequence stops at any EOS id of the model's generation config (or the
-tokenizer's), and is marked "length" when it reaches `max_new_tokens` without one.
+Prompts go through the tokenizer's chat template (`backends.base.encode_chat`). One row of a batch is one
+sample; rows are sorted by prompt length, so padding stays small, and padded on the left. Each row samples
+with its own seed (`rowsampler.RowSampler`), so a sample is the same whatever batch it lands in; temperature
+0 is greedy, and n greedy samples are one generation copied. A row stops at any EOS id of the model's
+generation config (or the tokenizer's), or at its budget, min(max_new_tokens, max_model_len - prompt
+tokens), where max_model_len defaults to the model's `max_position_embeddings` (vLLM's default too); it
+is then marked "length". The model's own generation config (its default temperature, penalties...) is not
+used: the sampling settings are the task protocol's, as in the vLLM backend.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import re
 from typing import Any
 
 from sftscope.errors import InputError
+from sftscope.eval.backends.base import encode_chat, generation_budget, replicate_greedy, request_seeds
 from sftscope.records import Completion, Messages, SamplingParams
+
+DTYPES = {
+    "float32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+}
+# What a model's generation_config may set that would change tokens behind RowSampler's back (transformers
+# fills every generate() setting left unset from it); vLLM ignores these too when given SamplingParams.
+UNSET = dict.fromkeys(
+    (
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "typical_p",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "min_new_tokens",
+        "bad_words_ids",
+        "suppress_tokens",
+        "begin_suppress_tokens",
+        "sequence_bias",
+    )
+)
 
 
 class HFBackend:
@@ -28,6 +59,7 @@ class HFBackend:
         device: str | None = None,
         dtype: str = "auto",
         trust_remote_code: bool = False,
+        max_model_len: int | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -38,11 +70,8 @@ class HFBackend:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         self.model_name = os.path.expanduser(str(model))
         self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if dtype == "auto":
-            torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        else:
-            torch_dtype = getattr(torch, dtype)
+        self.device = check_device(device)
+        torch_dtype = check_dtype(dtype, self.device)
         # A hub id is "name" or "org/name"; anything else that does not exist is a mistyped local path.
         looks_local = self.model_name.startswith(("/", ".", "~")) or self.model_name.count("/") > 1
         if looks_local and not os.path.exists(self.model_name):
@@ -71,6 +100,8 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.to(self.device).eval()
         self.eos_ids = self._eos_ids()
+        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None)
+        self.torch = torch
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -86,68 +117,118 @@ class HFBackend:
             "device": self.device,
             "batch_size": self.batch_size,
             "dtype": str(self.model.dtype),
+            "max_model_len": self.max_model_len,
         }
 
+    def close(self) -> None:
+        """Drop the model and free its memory (the sweep loads the next checkpoint after this)."""
+        if getattr(self, "model", None) is None:
+            return
+        self.model = None
+        gc.collect()
+        if self.device.startswith("cuda"):
+            self.torch.cuda.empty_cache()
+
     def encode(self, prompts: list[Messages]) -> list[list[int]]:
-        texts = [
-            self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts
-        ]
-        return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        return [encode_chat(self.tokenizer, p) for p in prompts]
 
     def generate(
         self, prompts: list[Messages], params: SamplingParams, seeds: list[list[int]] | None = None
     ) -> list[list[Completion]]:
+        if self.model is None:
+            raise RuntimeError("this backend was closed")
         encoded = self.encode(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        budgets = [generation_budget(params.max_new_tokens, self.max_model_len, len(ids)) for ids in encoded]
+        seeds = request_seeds(prompts, params, seeds)
         copies = 1 if params.greedy else params.n  # sequences generated per prompt
-        per_batch = max(1, self.batch_size // copies)
-        results: list[list[Completion]] = [[] for _ in prompts]
-        for start in range(0, len(order), per_batch):
-            chunk = order[start : start + per_batch]
-            outputs = self._generate_batch([encoded[i] for i in chunk], params, copies)
-            for j, index in enumerate(chunk):
-                group = outputs[j * copies : (j + 1) * copies]
-                results[index] = group * params.n if params.greedy else group
-        return results
+        rows = sorted(
+            ((i, j) for i in range(len(prompts)) for j in range(copies)), key=lambda r: -len(encoded[r[0]])
+        )
+        done: dict[tuple[int, int], Completion] = {}
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            outputs = self._generate_rows(
+                [encoded[i] for i, _ in chunk],
+                [budgets[i] for i, _ in chunk],
+                [seeds[i][j] for i, j in chunk],
+                params,
+            )
+            done.update(zip(chunk, outputs))
+        if params.greedy:
+            return [replicate_greedy(done[(i, 0)], params.n) for i in range(len(prompts))]
+        return [[done[(i, j)] for j in range(params.n)] for i in range(len(prompts))]
 
-    def _generate_batch(
-        self, batch: list[list[int]], params: SamplingParams, copies: int
+    def _generate_rows(
+        self, batch: list[list[int]], budgets: list[int], seeds: list[int], params: SamplingParams
     ) -> list[Completion]:
-        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
+        from sftscope.eval.backends.rowsampler import RowBudget, RowSampler
+
+        torch = self.torch
         width = max(len(ids) for ids in batch)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=self.device)
         attention = torch.tensor(
             [[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device
         )
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": params.max_new_tokens,
-            "pad_token_id": pad,
-            "eos_token_id": sorted(self.eos_ids),
-        }
-        if params.greedy:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            torch.manual_seed(params.seed)
-            kwargs.update(
-                do_sample=True,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                top_k=0,
-                num_return_sequences=copies,
-            )
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                max_new_tokens=max(budgets),
+                do_sample=False,  # RowSampler has chosen each row's token; the argmax takes it
+                pad_token_id=pad,
+                eos_token_id=sorted(self.eos_ids),
+                **UNSET,
+                logits_processor=LogitsProcessorList([RowSampler(params, seeds, attention.cpu())]),
+                stopping_criteria=StoppingCriteriaList([RowBudget(budgets, width)]),
+            )
         completions = []
-        for row in out[:, width:].tolist():
+        for row, budget, ids in zip(out[:, width:].tolist(), budgets, batch):
+            row = row[:budget]  # what follows a row's budget is padding
             stop = next((k for k, tok in enumerate(row) if tok in self.eos_ids), None)
             tokens = row if stop is None else row[:stop]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            n_tokens = len(row) if stop is None else stop + 1  # the EOS is a generated token
             completions.append(
                 Completion(
-                    text=text, n_tokens=n_tokens, finish_reason="stop" if stop is not None else "length"
+                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                    n_tokens=len(row) if stop is None else stop + 1,  # the EOS is a generated token
+                    finish_reason="stop" if stop is not None else "length",
+                    info={"max_new_tokens_effective": budget, "prompt_tokens": len(ids)},
                 )
             )
         return completions
+
+
+def check_device(device: str | None) -> str:
+    """The torch device to run on: the one asked for, if this machine has it (default: cuda, else cpu)."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    match = re.fullmatch(r"(cpu|cuda|mps|xpu)(?::(\d+))?", device.strip())
+    if match is None:
+        raise InputError(f"--device {device!r}: not a device (use cpu, cuda, cuda:N, mps or xpu)")
+    kind, index = match.group(1), match.group(2)
+    if kind == "cpu":
+        return "cpu"
+    available = {
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(torch.backends.mps.is_available()),
+        "xpu": torch.xpu.device_count() if hasattr(torch, "xpu") and torch.xpu.is_available() else 0,
+    }[kind]
+    if available == 0:
+        raise InputError(f"--device {device}: this machine has no {kind} device (use --device cpu)")
+    if index is not None and int(index) >= available:
+        raise InputError(f"--device {device}: this machine has {available} {kind} device(s), numbered from 0")
+    return device.strip()
+
+
+def check_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype {dtype!r}: use auto, float32, float16 or bfloat16")
+    return getattr(torch, DTYPES[dtype])

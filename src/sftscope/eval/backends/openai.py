@@ -10,15 +10,18 @@ Only the standard library is used (urllib), no `openai` package.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sftscope.errors import InputError
+from sftscope.eval.backends.base import request_seeds
 from sftscope.records import THINK_CLOSE, THINK_OPEN, Completion, Messages, SamplingParams
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -42,6 +45,7 @@ class OpenAIBackend:
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip(
             "/"
         )
+        check_url(self.base_url)
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         if concurrency < 1 or retries < 1:
             raise InputError("openai backend: concurrency and retries must be >= 1")
@@ -57,12 +61,11 @@ class OpenAIBackend:
         self, prompts: list[Messages], params: SamplingParams, seeds: list[list[int]] | None = None
     ) -> list[list[Completion]]:
         jobs = [(i, k) for i in range(len(prompts)) for k in range(params.n)]
-
-        def seed(i: int, k: int) -> int:
-            return seeds[i][k] if seeds is not None else params.seed + k  # distinct samples, seeded server
-
+        seeds = request_seeds(prompts, params, seeds)  # a seeded server then draws each sample's own noise
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            done = list(pool.map(lambda job: self._complete(prompts[job[0]], params, seed(*job)), jobs))
+            done = list(
+                pool.map(lambda job: self._complete(prompts[job[0]], params, seeds[job[0]][job[1]]), jobs)
+            )
         results: list[list[Completion]] = [[] for _ in prompts]
         for (i, _), completion in zip(jobs, done):
             results[i].append(completion)
@@ -104,8 +107,8 @@ class OpenAIBackend:
         for attempt in range(self.retries):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
+                request = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as exc:
@@ -115,11 +118,36 @@ class OpenAIBackend:
                         f"{url}: HTTP {exc.code} ({detail}); check the model name and request"
                     ) from None
                 last = f"HTTP {exc.code} {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            except (
+                urllib.error.URLError,
+                TimeoutError,
+                ConnectionError,
+                OSError,
+                http.client.HTTPException,
+            ) as exc:
                 last = str(getattr(exc, "reason", exc)) or type(exc).__name__
             except json.JSONDecodeError as exc:
                 last = f"reply is not JSON ({exc.msg})"
+            except UnicodeDecodeError:
+                last = "reply is not UTF-8"
+            except ValueError as exc:  # a URL that urllib cannot even send to (bad port, bad host)
+                raise InputError(f"{url}: not a usable server URL ({exc}); check --base-url") from None
         raise InputError(
             f"{url}: OpenAI-compatible server unreachable after {self.retries} tries ({last}); "
             "check --base-url and that the server is running"
+        )
+
+
+def check_url(url: str) -> None:
+    """A server URL we can send to: http(s), a host, a numeric port (else a one-line InputError)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError:
+        ok = False
+    if not ok:
+        raise InputError(
+            f"openai backend: server URL {url!r} is not an http(s):// URL with a host and a numeric port "
+            "(--base-url, or $OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1"
         )
