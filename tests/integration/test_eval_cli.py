@@ -83,6 +83,10 @@ def test_run_bad_inputs_exit_2(tiny, tmp_path, capsys):
     )
     assert "data file not found" in capsys.readouterr().err
     assert main(["eval", "run", "--model", tiny, "--tasks", "hexphi", "--db", db]) == 2
+    assert "scored by a judge: pass --judge MODEL" in capsys.readouterr().err  # paper: checked first
+    assert (
+        main(["eval", "run", "--model", tiny, "--tasks", "hexphi", "--protocol", "strict", "--db", db]) == 2
+    )
     assert "gated" in capsys.readouterr().err
     assert main(["eval", "run", "--model", tiny, "--db", db]) == 2
     assert (

@@ -26,6 +26,13 @@ FLAG_KEYS = {
     "judge": "judge",
     "judge_backend": "judge_backend",
     "judge_base_url": "judge_base_url",
+    "reward_model": "reward_model",
+    "reward_model_device": "reward_model_device",
+    "reward_model_dtype": "reward_model_dtype",
+    "truth_judge": "truth_judge",
+    "truth_judge_base_url": "truth_judge_base_url",
+    "info_judge": "info_judge",
+    "info_judge_base_url": "info_judge_base_url",
     "workers": "workers",
     "db": "db",
     "run": "run",
@@ -174,6 +181,34 @@ def add_scoring_options(group: argparse._ActionsContainer) -> None:
     )
     group.add_argument(
         "--judge-base-url", metavar="URL", help="openai judge: server URL, e.g. http://127.0.0.1:8000/v1"
+    )
+    group.add_argument(
+        "--reward-model",
+        metavar="MODEL",
+        help="AlpacaEval paper metric: a HF sequence-classification reward model, e.g. "
+        "allenai/Llama-3.1-8B-Instruct-RM-RB2",
+    )
+    group.add_argument(
+        "--reward-model-device", metavar="DEVICE", help="reward model device (default: cuda if available)"
+    )
+    group.add_argument(
+        "--reward-model-dtype", metavar="DTYPE", help="reward model dtype (default: auto = bf16 on GPU)"
+    )
+    group.add_argument(
+        "--truth-judge",
+        metavar="MODEL",
+        help="TruthfulQA truth judge served at /v1/completions, e.g. allenai/truthfulqa-truth-judge-llama2-7B",
+    )
+    group.add_argument(
+        "--truth-judge-base-url", metavar="URL", help="truth judge server URL, e.g. http://127.0.0.1:8001/v1"
+    )
+    group.add_argument(
+        "--info-judge",
+        metavar="MODEL",
+        help="TruthfulQA informativeness judge, e.g. allenai/truthfulqa-info-judge-llama2-7B",
+    )
+    group.add_argument(
+        "--info-judge-base-url", metavar="URL", help="info judge server URL, e.g. http://127.0.0.1:8002/v1"
     )
     group.add_argument("--workers", type=int, metavar="N", help="parallel scorers (default: 2)")
     group.add_argument(

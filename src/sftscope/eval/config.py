@@ -102,6 +102,13 @@ class EvalConfig:
     judge: str | None = None  # judge model for judge-scored protocols (HEx-PHI paper protocol)
     judge_backend: Literal["hf", "vllm", "openai"] = "openai"
     judge_base_url: str | None = None
+    reward_model: str | None = None  # AlpacaEval's paper metric: a HF sequence-classification model
+    reward_model_device: str | None = None  # default: cuda if available, else cpu
+    reward_model_dtype: str = "auto"  # auto: bf16 on GPU (as the reference), fp32 on CPU
+    truth_judge: str | None = None  # TruthfulQA: the truth judge, served at /v1/completions
+    truth_judge_base_url: str | None = None
+    info_judge: str | None = None  # TruthfulQA: the informativeness judge
+    info_judge_base_url: str | None = None
     workers: int = 2  # parallel scorers (processes for Math-Verify, threads for the code sandbox)
     score_timeout: float = 10.0  # seconds per row for process-scored tasks; an overrun scores "timeout"
     unsafe_code_exec: bool = False  # run generated code where no sandbox holds (also SFTSCOPE_SANDBOX=unsafe)
@@ -138,11 +145,20 @@ class EvalConfig:
         return {**merged, **self.task_sampling.get(task, {})}
 
     def score_context(self) -> ScoreContext:
-        from sftscope.eval.context import JudgeOptions, build_context
+        from sftscope.eval.context import JudgeOptions, RewardOptions, TruthfulQAJudgeOptions, build_context
 
         judge = JudgeOptions(self.judge, self.judge_backend, self.judge_base_url) if self.judge else None
+        reward = RewardOptions(self.reward_model, self.reward_model_device, self.reward_model_dtype)
+        truthfulqa = TruthfulQAJudgeOptions(
+            self.truth_judge, self.truth_judge_base_url, self.info_judge, self.info_judge_base_url
+        )
         return build_context(
-            judge, unsafe_code_exec=self.unsafe_code_exec, threads=self.workers, timeout=self.score_timeout
+            judge,
+            unsafe_code_exec=self.unsafe_code_exec,
+            threads=self.workers,
+            timeout=self.score_timeout,
+            reward=reward,
+            truthfulqa=truthfulqa,
         )
 
     def stored(self) -> dict[str, Any]:

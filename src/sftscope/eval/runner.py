@@ -90,7 +90,10 @@ def check_configured_needs(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConf
 
     unsafe = cfg.unsafe_code_exec or os.environ.get(UNSAFE_ENV, "").strip().lower() == "unsafe"
     named = types.SimpleNamespace(
-        judge=cfg.judge, reward_model=getattr(cfg, "reward_model", None), unsafe_code_exec=unsafe
+        judge=cfg.judge,
+        reward_model=cfg.reward_model,
+        truthfulqa_judges=(cfg.truth_judge and cfg.info_judge) or None,
+        unsafe_code_exec=unsafe,
     )
     check_needs(spec, protocol, named)
 

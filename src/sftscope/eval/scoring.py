@@ -41,6 +41,8 @@ def check_needs(spec: TaskSpec, protocol: TaskProtocol, ctx: ScoreContext) -> No
     how = {
         "judge": "pass --judge MODEL (with --judge-base-url URL for an OpenAI-compatible server)",
         "reward_model": "pass --reward-model MODEL (a Hugging Face sequence-classification model)",
+        "truthfulqa_judges": "pass --truth-judge MODEL and --info-judge MODEL (OpenAI-compatible servers, "
+        "with --truth-judge-base-url / --info-judge-base-url)",
     }
     others = [p for p in spec.protocol_names if p != protocol.name]
     alternative = f", or choose --protocol {others[0]}" if others else ""

@@ -31,7 +31,7 @@ ScoreMode = Literal["inline", "threads", "processes"]
 # What `eval rescore` needs to rebuild an example: the stored gold alone ("gold": the Example gets the stored
 # gold, and data={"prompt": the stored prompt text}), or the task's data reloaded ("examples").
 RescoreFrom = Literal["gold", "examples"]
-NEEDS = ("judge", "reward_model", "sandbox")  # "sandbox": runs generated code
+NEEDS = ("judge", "reward_model", "sandbox", "truthfulqa_judges")  # "sandbox": runs generated code
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class ScoreContext:
 
     judge: Generator | None = None
     reward_model: RewardModel | None = None
+    truthfulqa_judges: Any = None  # eval.truthjudge.TruthInfoJudges (TruthfulQA's truth and info judges)
     unsafe_code_exec: bool = False  # run generated code without a sandbox that holds (explicit opt-in only)
     threads: int = 2  # parallel scorers for `scoring="threads"` / `"processes"` (one per core here)
     timeout: float = 10.0  # seconds per row for `scoring="processes"`; an overrun scores as "timeout"

@@ -10,8 +10,10 @@ from sftscope.eval.registry import SUITES, TASKS, get_task, register, resolve_su
 from sftscope.eval.tasks import (
     aime24,
     aime25,
+    alpacaeval,
     countdown,
     gpqa,
+    halueval,
     hexphi,
     humaneval,
     ifeval,
@@ -19,6 +21,7 @@ from sftscope.eval.tasks import (
     math500,
     mmlu_pro,
     procedural,
+    truthfulqa,
 )
 
 __all__ = ["SUITES", "TASKS", "get_task", "register", "resolve_suite", "suites_of"]
@@ -30,6 +33,9 @@ register(gpqa.TASK, suites=("paper",))
 register(mmlu_pro.TASK, suites=("paper",))
 register(livecodebench.TASK, suites=("paper",))
 register(ifeval.TASK, suites=("paper", "general"))
+register(alpacaeval.TASK, suites=("general",))
+register(truthfulqa.TASK, suites=("general",))
+register(halueval.TASK, suites=("general",))
 register(hexphi.TASK, suites=("safety",))
 register(countdown.TASK, suites=("offline",))
 register(countdown.LAB_TASK, suites=("lab",))

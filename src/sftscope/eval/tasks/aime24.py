@@ -2,15 +2,18 @@
 
 Dataset: HuggingFaceH4/aime_2024, split `train` (columns: id, problem, solution, answer, url, year).
 Paper: in-domain, avg@10 at temperature 0.6, top_p 0.95, up to 32,768 new tokens.
-Answer format: an integer 0-999 in `\\boxed{}`; Math-Verify on the response after `</think>`.
+Protocols (`competition_math`): `paper` as the reference's `evaluation/math_eval/math_eval_budget.py`
+(Math-Verify on the whole raw response); `strict` scores the answer after `</think>`.
+Gold: the `answer` column (an integer 0-999), boxed. The reference read a local "converted_aime_dataset"
+(columns `problem`, `solution`) that was not released; which 30 rows and which gold column it held is unknown.
 """
 
 from __future__ import annotations
 
-from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.spec import MATH_INSTRUCTION, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import Verdict
-from sftscope.verify.math import verify_math
+from sftscope.eval.datafiles import task_rows
+from sftscope.eval.datasource import require
+from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.tasks.competition_math import protocols
 
 HUB_ID = "HuggingFaceH4/aime_2024"
 
@@ -21,7 +24,7 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
 
         return load_dataset(HUB_ID, split="train")
 
-    rows = hub_rows("aime24", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
+    rows = task_rows("aime24", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
     examples = []
     for i, row in enumerate(rows):
         require(row, ("id", "problem", "answer"), data_path or HUB_ID, i)
@@ -29,31 +32,12 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     return examples
 
 
-def prompt(example: Example) -> list[dict[str, str]]:
-    return [{"role": "user", "content": f"{example.data['problem']}\n{MATH_INSTRUCTION}"}]
-
-
-def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return verify_math(example.gold or "", completion, strip_think=True)
-
-
 TASK = TaskSpec(
     name="aime24",
     domain="in_domain",
-    version="1",
+    version="2",
     loader=load,
-    protocols=(
-        TaskProtocol(
-            name="strict",
-            prompt=prompt,
-            score=score,
-            sampling=PAPER_SAMPLING,
-            n_samples=10,
-            metric="accuracy",
-            scoring="processes",
-            scorer_id="math-verify after </think> (strict)",
-        ),
-    ),
+    protocols=protocols(n_samples=10),
     source=HUB_ID,
     size=30,
     rescore_from="gold",

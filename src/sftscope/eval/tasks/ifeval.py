@@ -2,9 +2,20 @@
 Evaluation for Large Language Models").
 
 Dataset: google/IFEval, split `train` (columns: key, prompt, instruction_id_list, kwargs).
-Paper: general, 1 sample; the think part is stripped before checking.
-Answer format: free text. `correct` is prompt-level strict accuracy (every instruction followed);
-`extracted` records strict/loose prompt-level and the instruction-level fraction.
+Paper: general, 1 sample. Metric "ifeval": `correct` is prompt-level strict accuracy; `details` holds
+prompt_loose (bool), inst_strict and inst_loose (fractions of the prompt's instructions), n_inst (their
+count, for the instruction-level micro average) and seed (see below).
+
+Protocols:
+- `paper`, as the reference's lm-eval fork (`evaluation/lm-evaluation-harness/lm_eval/tasks/ifeval/
+  ifeval.yaml` and `utils.py` in Nebularaid2000/rethink_sft_generalization, run with --apply_chat_template
+  and max_gen_toks 32768): one user turn `"Question: " + prompt + "\\nAnswer:"`, temperature 0.6, top_p 1.0,
+  32,768 new tokens; the response after the LAST `</think>` (an unclosed think block is left as is), checked
+  by `verify.instructions` (falsy kwargs dropped, 8 loose variants).
+- `strict`: the raw prompt, top_p 0.95; `if-verifiable`'s own scoring (text after the first `</think>`; an
+  unclosed think block is an empty answer).
+Randomness: two prompts (keys 1122 and 1129) leave a checker value open, which Google's checkers draw from
+Python's `random`. Both protocols seed it per example (`verify.instructions.check_seed`, stored in details).
 
 Checkers: Google's instruction checkers as packaged by `if-verifiable` (optional extra:
 `pip install 'sftscope[ifeval]'`); we do not rewrite them. Two of them (number_sentences,
@@ -15,13 +26,19 @@ rather than silently mis-scoring those prompts. On a machine with no internet, I
 
 from __future__ import annotations
 
+import random
+
 from sftscope.errors import InputError
-from sftscope.eval.datasource import hub_rows, require
+from sftscope.eval.datafiles import task_rows
+from sftscope.eval.datasource import require
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
+from sftscope.verify.instructions import check_instructions, check_seed
 
 HUB_ID = "google/IFEval"
 NLTK_RESOURCES = ("tokenizers/punkt", "tokenizers/punkt_tab")
+PAPER_SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
+STRICT_SAMPLING = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768)
 
 
 def checkers() -> dict:
@@ -59,7 +76,7 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
 
         return load_dataset(HUB_ID, split="train")
 
-    rows = hub_rows("ifeval", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
+    rows = task_rows("ifeval", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
     examples = []
     for i, row in enumerate(rows):
         require(row, ("key", "prompt", "instruction_id_list", "kwargs"), data_path or HUB_ID, i)
@@ -68,6 +85,7 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
                 id=str(row["key"]),
                 gold=None,
                 data={
+                    "key": row["key"],
                     "prompt": row["prompt"],
                     "instruction_id_list": list(row["instruction_id_list"]),
                     "kwargs": [dict(k or {}) for k in row["kwargs"]],
@@ -77,39 +95,87 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     return examples
 
 
-def prompt(example: Example) -> list[dict[str, str]]:
+def paper_prompt(example: Example) -> list[dict[str, str]]:
+    return [{"role": "user", "content": "Question: " + example.data["prompt"] + "\nAnswer:"}]
+
+
+def strict_prompt(example: Example) -> list[dict[str, str]]:
     return [{"role": "user", "content": example.data["prompt"]}]
 
 
-def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
+def _verdict(strict: list[bool], loose: list[bool], seed: int) -> Verdict:
+    n = len(strict)
+    details = {
+        "prompt_loose": all(loose),
+        "inst_strict": sum(strict) / n if n else 0.0,
+        "inst_loose": sum(loose) / n if n else 0.0,
+        "n_inst": n,
+        "seed": seed,
+    }
+    followed = all(strict)
+    summary = f"{sum(strict)}/{n} strict, {sum(loose)}/{n} loose"
+    return Verdict(followed, summary, "followed" if followed else "not_followed", details=details)
+
+
+def _key(example: Example):
+    return example.data.get("key", example.id)
+
+
+def score_paper(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
+    data = example.data
+    seed = check_seed(_key(example))
+    scores = check_instructions(
+        completion, data["instruction_id_list"], data["kwargs"], data["prompt"], checkers(), seed
+    )
+    return _verdict(list(scores.strict), list(scores.loose), seed)
+
+
+def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     from if_verifiable.common import evaluate_instructions
 
     data = example.data
-    _, scores = evaluate_instructions(
-        completion, data["instruction_id_list"], data["kwargs"], data["prompt"], checkers()
-    )
-    strict = scores.binary_strict == 1.0
-    summary = (
-        f"strict={int(strict)} loose={int(scores.binary_loose)} instructions={scores.partial_strict:.3f}"
-    )
-    return Verdict(strict, summary, "followed" if strict else "not_followed", score=float(strict))
+    seed = check_seed(_key(example))
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        results, _ = evaluate_instructions(
+            completion, data["instruction_id_list"], data["kwargs"], data["prompt"], checkers()
+        )
+    finally:
+        random.setstate(state)
+    if not results:  # an empty answer: if-verifiable returns no per-instruction results
+        results_strict = [False] * len(data["instruction_id_list"])
+        return _verdict(results_strict, results_strict, seed)
+    return _verdict([r.strict_pass for r in results], [r.loose_pass for r in results], seed)
 
 
 TASK = TaskSpec(
     name="ifeval",
     domain="general",
-    version="1",
+    version="2",
     loader=load,
     protocols=(
         TaskProtocol(
-            name="strict",
-            prompt=prompt,
-            score=score,
-            sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
+            name="paper",
+            prompt=paper_prompt,
+            score=score_paper,
+            sampling=PAPER_SAMPLING,
             n_samples=1,
             metric="ifeval",
             scoring="inline",
-            scorer_id="if-verifiable checkers, after </think>",
+            scorer_id="lm-eval ifeval process_results: after the last </think>, seeded checkers (reference) v1",
+            description="as the reference: 'Question: ...\\nAnswer:', top_p 1.0, text after the last </think>",
+        ),
+        TaskProtocol(
+            name="strict",
+            prompt=strict_prompt,
+            score=score_strict,
+            sampling=STRICT_SAMPLING,
+            n_samples=1,
+            metric="ifeval",
+            scoring="inline",
+            scorer_id="if-verifiable checkers, after </think>, seeded",
+            description="raw prompt, top_p 0.95; text after the first </think> (unclosed: empty)",
         ),
     ),
     source=f"{HUB_ID} (checkers: if-verifiable)",

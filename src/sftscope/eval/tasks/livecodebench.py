@@ -3,22 +3,51 @@
 Dataset: livecodebench/code_generation_lite, `release_v2` = its files test.jsonl + test2.jsonl (columns:
 question_title, question_content, platform, question_id, contest_id, contest_date, starter_code,
 difficulty, public_test_cases, private_test_cases, metadata). The hub repo ships a loading script that
-datasets >= 4 no longer runs, so we read its JSONL files through the `hf://` file system instead.
-Paper: cross-domain, avg@3 at temperature 0.6, top_p 0.95.
-Answer format: the last ```python block must pass every public and private test, 6 s per test. Tests are
-stdin/stdout programs, or calls of `metadata.func_name` on a LeetCode-style `class Solution`.
+datasets >= 4 no longer runs, so we read its JSONL files through the `hf://` file system instead. A local
+folder must hold test.jsonl and test2.jsonl; later releases (test3.jsonl, ...) in it are never read.
+Paper: cross-domain, avg@3 at temperature 0.6, top_p 0.95, up to 32,768 new tokens.
+
+Protocols:
+- `paper`, as the reference's evalchemy LiveCodeBench (`evaluation/evalchemy/eval/chat_benchmarks/
+  LiveCodeBench/eval_instruct.py` and `livecodebench_utils.py` in Nebularaid2000/rethink_sft_generalization):
+  its prompt (an expert-programmer preamble, the problem text, then the stdin or the function-body format
+  instruction, run together without separators; no starter code); the last ```python block of the raw
+  output; graded on the PRIVATE tests only with the reference's own function lookup and stdout comparison
+  (`verify.evalchemy_lcb`).
+- `strict`: the official LCB prompt (starter code for functional problems); the last fenced block after
+  `</think>` must pass every public and private test, 6 s per test (`verify.code`).
 """
 
 from __future__ import annotations
 
-from sftscope.eval.datasource import hub_rows, require
+from sftscope.eval.datafiles import FileRule, task_rows
+from sftscope.eval.datasource import require
 from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import Verdict
-from sftscope.verify.code import lcb_tests, score_lcb
+from sftscope.verify.code import decode_tests, lcb_tests, score_lcb
+from sftscope.verify.evalchemy_lcb import lcb_problem, score_lcb_reference
 
 HUB_ID = "livecodebench/code_generation_lite"
 RELEASE_FILES = ("test.jsonl", "test2.jsonl")  # release_v2
+FILES = FileRule(
+    ("test.jsonl|*/test.jsonl", "test2.jsonl|*/test2.jsonl"),
+    "the release_v2 files test.jsonl and test2.jsonl",
+)
 TEST_TIMEOUT_S = 6.0
+PAPER_PREAMBLE = (
+    "You are an expert Python programmer. You will be given a question (problem specification) and will "
+    "generate a correct Python program that matches the specification and passes all tests."
+)
+PAPER_STDIN = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test on the "
+    "sample inputs). Enclose your code within delimiters as follows: ```python\n# YOUR CODE HERE\n```. "
+    "Ensure that when the python program runs, it reads the inputs, runs the algorithm and writes output to "
+    "STDOUT."
+)
+PAPER_FUNCTIONAL = (
+    "Do not directly test on the sample inputs. Enclose your code within delimiters as follows: "
+    "```python\n# YOUR CODE HERE\n```. Return the function body without invoking it at the final solution."
+)
 WITH_STARTER = (
     "You will use the following starter code to write the solution to the problem and enclose your code "
     "within delimiters.\n```python\n{starter}\n```"
@@ -37,9 +66,8 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
         files = [f"hf://datasets/{HUB_ID}/{name}" for name in RELEASE_FILES]
         return load_dataset("json", data_files=files, split="train")
 
-    rows = hub_rows(
-        "livecodebench", data_path, hub, f"it is {HUB_ID} ({' + '.join(RELEASE_FILES)}) on the hub"
-    )
+    how = f"it is {HUB_ID} ({' + '.join(RELEASE_FILES)}) on the hub"
+    rows = task_rows("livecodebench", data_path, hub, how, FILES)
     where = data_path or HUB_ID
     examples = []
     for i, row in enumerate(rows):
@@ -51,16 +79,24 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
             "metadata": row.get("metadata") or "{}",
         }
         lcb_tests(problem)  # decode once now, so a corrupt row fails at load time, not per sample
+        public = decode_tests(problem["public_test_cases"], where="public_test_cases")
         data = {
             "question": row["question_content"],
             "starter_code": row["starter_code"] or "",
             "problem": problem,
+            # The reference's prompt choice: a stdin problem is one with any public stdin test.
+            "is_stdin": any(test.get("testtype") == "stdin" for test in public),
         }
         examples.append(Example(id=problem["question_id"], gold=None, data=data))
     return examples
 
 
-def prompt(example: Example) -> list[dict[str, str]]:
+def paper_prompt(example: Example) -> list[dict[str, str]]:
+    fmt = PAPER_STDIN if example.data["is_stdin"] else PAPER_FUNCTIONAL
+    return [{"role": "user", "content": PAPER_PREAMBLE + example.data["question"] + fmt}]
+
+
+def strict_prompt(example: Example) -> list[dict[str, str]]:
     starter = example.data["starter_code"].strip()
     fmt = WITH_STARTER.format(starter=starter) if starter else WITHOUT_STARTER
     return [
@@ -71,28 +107,46 @@ def prompt(example: Example) -> list[dict[str, str]]:
     ]
 
 
-def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return score_lcb(
-        example.data["problem"], completion, per_test_s=TEST_TIMEOUT_S, allow_unsafe=ctx.unsafe_code_exec
-    )
+def score_paper(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
+    # A loaded example keeps the hub columns under "problem"; a row of `eval score` holds them itself.
+    row = example.data.get("problem", example.data)
+    return score_lcb_reference(lcb_problem(row), completion, allow_unsafe=ctx.unsafe_code_exec)
+
+
+def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
+    problem = example.data.get("problem", example.data)
+    return score_lcb(problem, completion, per_test_s=TEST_TIMEOUT_S, allow_unsafe=ctx.unsafe_code_exec)
 
 
 TASK = TaskSpec(
     name="livecodebench",
     domain="cross_domain",
-    version="1",
+    version="2",
     loader=load,
     protocols=(
         TaskProtocol(
+            name="paper",
+            prompt=paper_prompt,
+            score=score_paper,
+            sampling=PAPER_SAMPLING,
+            n_samples=3,
+            metric="accuracy",
+            scoring="threads",
+            needs=("sandbox",),
+            scorer_id="evalchemy LCB: private tests, own function lookup, stripped stdout (reference) v1",
+            description="as the reference: its prompt, private tests only, its harness rules, in our sandbox",
+        ),
+        TaskProtocol(
             name="strict",
-            prompt=prompt,
-            score=score,
+            prompt=strict_prompt,
+            score=score_strict,
             sampling=PAPER_SAMPLING,
             n_samples=3,
             metric="accuracy",
             scoring="threads",
             needs=("sandbox",),
             scorer_id="code sandbox: public + private tests",
+            description="official LCB prompt and grading (public + private tests, line-wise stdout)",
         ),
     ),
     source=f"{HUB_ID} (release_v2)",

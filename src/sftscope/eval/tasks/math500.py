@@ -2,16 +2,18 @@
 
 Dataset: HuggingFaceH4/MATH-500, split `test` (columns: problem, solution, answer, subject, level, unique_id).
 Paper: in-domain, avg@3 at temperature 0.6, top_p 0.95, up to 32,768 new tokens.
-Answer format: LaTeX in `\\boxed{}`; scored with Math-Verify on the response after `</think>` against the
-gold answer (boxed before parsing).
+Protocols (`competition_math`): `paper` as the reference's `evaluation/math_eval/math_eval_budget.py`
+(Math-Verify on the whole raw response); `strict` scores the answer after `</think>`.
+Gold: the `answer` column, boxed. The reference reads its gold from the `solution` column instead (Math-Verify
+parses the whole solution, whose last box is the `answer` column by the data set's construction).
 """
 
 from __future__ import annotations
 
-from sftscope.eval.datasource import hub_rows, require
-from sftscope.eval.spec import MATH_INSTRUCTION, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import Verdict
-from sftscope.verify.math import verify_math
+from sftscope.eval.datafiles import task_rows
+from sftscope.eval.datasource import require
+from sftscope.eval.spec import Example, TaskSpec
+from sftscope.eval.tasks.competition_math import protocols
 
 HUB_ID = "HuggingFaceH4/MATH-500"
 
@@ -22,7 +24,7 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
 
         return load_dataset(HUB_ID, split="test")
 
-    rows = hub_rows("math500", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
+    rows = task_rows("math500", data_path, hub, f"it is {HUB_ID} on the Hugging Face hub")
     examples = []
     for i, row in enumerate(rows):
         require(row, ("problem", "answer", "unique_id"), data_path or HUB_ID, i)
@@ -32,31 +34,12 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
     return examples
 
 
-def prompt(example: Example) -> list[dict[str, str]]:
-    return [{"role": "user", "content": f"{example.data['problem']}\n{MATH_INSTRUCTION}"}]
-
-
-def score(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    return verify_math(example.gold or "", completion, strip_think=True)
-
-
 TASK = TaskSpec(
     name="math500",
     domain="in_domain",
-    version="1",
+    version="2",
     loader=load,
-    protocols=(
-        TaskProtocol(
-            name="strict",
-            prompt=prompt,
-            score=score,
-            sampling=PAPER_SAMPLING,
-            n_samples=3,
-            metric="accuracy",
-            scoring="processes",
-            scorer_id="math-verify after </think> (strict)",
-        ),
-    ),
+    protocols=protocols(n_samples=3),
     source=HUB_ID,
     size=500,
     rescore_from="gold",
