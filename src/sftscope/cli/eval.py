@@ -20,6 +20,7 @@ from sftscope.cli.evalopts import (
     parse_pairs,
     report_plan_notes,
     resolve,
+    scoring_config,
 )
 from sftscope.errors import InputError
 
@@ -67,10 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a task (e.g. math500, gpqa_diamond: its own scorer, see --protocol) or a verifier: "
         "math, choice, countdown, procedural, code, refusal",
     )
-    score.add_argument("--protocol", help="with a task: which of its protocols scores (default: the task's)")
     score.add_argument(
         "--out", required=True, help="output JSONL: the rows plus correct, extracted, reason, score"
     )
+    add_scoring_options(score)
     score.set_defaults(handler=score_command)
 
     rescore = verbs.add_parser(
@@ -90,20 +91,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_scoring_options(rescore)
     rescore.set_defaults(handler=rescore_command)
-
-
-def scoring_context(args: argparse.Namespace):
-    """The rescore command's ScoreContext, through EvalConfig's own validation."""
-    from sftscope.eval.config import EvalConfig
-
-    values = {
-        key: getattr(args, key)
-        for key in ("protocol", "judge", "judge_backend", "judge_base_url", "workers", "unsafe_code_exec")
-        if getattr(args, key) is not None
-    }
-    from sftscope.config import build
-
-    return build(EvalConfig, values).score_context()
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -215,7 +202,10 @@ def list_command(args: argparse.Namespace) -> int:
 def score_command(args: argparse.Namespace) -> int:
     from sftscope.eval.scorefile import score_file
 
-    n, correct = score_file(args.input, args.verifier, args.out, protocol=args.protocol)
+    cfg = scoring_config(args)
+    n, correct = score_file(
+        args.input, args.verifier, args.out, protocol=cfg.protocol, ctx=cfg.score_context()
+    )
     print(
         f"scored {n} rows with {args.verifier}: {correct} correct ({100 * correct / max(n, 1):.1f}%) -> {args.out}"
     )
@@ -229,7 +219,8 @@ def rescore_command(args: argparse.Namespace) -> int:
     db = Path(args.db)
     if not db.is_file():
         raise InputError(f"{args.db}: results DB not found")
-    ctx = scoring_context(args)
+    cfg = scoring_config(args)
+    ctx = cfg.score_context()
     paths = parse_pairs(args.data_path, "--data-path", "hexphi=./HEx-PHI")
     with Store.for_reading(db) as store:
         readonly = store.readonly

@@ -220,6 +220,36 @@ def add_scoring_options(group: argparse._ActionsContainer) -> None:
     )
 
 
+SCORING_FLAGS = (
+    "protocol",
+    "judge",
+    "judge_backend",
+    "judge_base_url",
+    "reward_model",
+    "reward_model_device",
+    "reward_model_dtype",
+    "truth_judge",
+    "truth_judge_base_url",
+    "info_judge",
+    "info_judge_base_url",
+    "workers",
+)
+
+
+def scoring_config(args: argparse.Namespace) -> Any:
+    """The EvalConfig of a command that only scores (`eval rescore`, `eval score`): its scoring flags,
+    checked by EvalConfig's own validation."""
+    from sftscope.config import build
+    from sftscope.eval.config import EvalConfig
+
+    values = {
+        FLAG_KEYS.get(d, d): getattr(args, d) for d in SCORING_FLAGS if getattr(args, d, None) is not None
+    }
+    if args.unsafe_code_exec:
+        values["unsafe_code_exec"] = True
+    return build(EvalConfig, values)
+
+
 def parse_pairs(items: list[str], flag: str, example: str) -> dict[str, str]:
     pairs = {}
     for item in items:
