@@ -27,7 +27,7 @@ def test_bf16_training_with_activation_checkpointing_lowers_the_loss(tmp_path):
     inputs = TrainInputs(model=model, tokenizer=tokenizer, encoded=encoded)
     result = train(cfg, tmp_path / "run", inputs=inputs, progress=False)
     assert result.losses[-1] < result.losses[0]
-    assert model.is_gradient_checkpointing  # auto: on with CUDA
+    assert model.is_activation_checkpointing  # auto: on with CUDA
     assert read_metrics(tmp_path / "run")[0]["device"].startswith("cuda")
     from safetensors.torch import load_file
 
