@@ -49,3 +49,19 @@ def test_autocast_wraps_the_forward_only():
     loss_sum = forward_backward(LossModel(model), [batch], Dist(), SFTConfig(), autocast_dtype=torch.bfloat16)
     assert seen == [False]  # under a backward, autocast would keep bf16 weight copies alive
     assert loss_sum > 0 and model.lm_head.weight.grad is not None
+
+
+def test_one_real_step_traces_on_fake_tensors():
+    """A memory planner traces the real step without allocating: no data-dependent shapes or branches."""
+    from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+    batch = collate(
+        [Encoded(tuple(range(2, 14)), 4), Encoded(tuple(range(2, 9)), 2)], True, 0, scales=[0.1, 0.2]
+    )
+    assert batch["loss_index"].tolist() == [i for i, t in enumerate(batch["targets"][0].tolist()) if t >= 0]
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        model = build_model("micro", _Tok(), seed=0)
+        fake = {k: mode.from_tensor(v) for k, v in batch.items()}
+        forward_backward(LossModel(model, chunk=4), [fake], Dist(), SFTConfig())
+        make_optimizer(SFTConfig(), model.parameters()).step()
+        assert isinstance(model.lm_head.weight.grad, FakeTensor)

@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="fine-tune a model on SFT rows; checkpoints on the paper's schedule",
-        description="Fine-tune a causal LM on SFT rows (loss on the response and EOS only). Writes RUN_DIR/"
-        "config.yaml, checkpoints/step-<N>/ (HF format + sftscope.json), state/ (for --resume) and logs/.",
+        description="Fine-tune a causal LM on SFT rows (loss on the response and EOS only). Writes the run "
+        "dir: the resolved config, a Hugging Face checkpoint per saved step, the state --resume needs, the "
+        "metrics log, and a finished marker at the end (layout: docs/design.md, Run directory).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", help="YAML file of SFTConfig overrides (see configs/sft/)")

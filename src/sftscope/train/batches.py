@@ -88,12 +88,12 @@ def collate(
     filler: Encoded | None = None,
     scales: list[float] | None = None,
 ) -> dict[str, Any]:
-    """Tensors for one forward: input_ids, position_ids (packed) or attention_mask, targets, weights, and
-    scales when given.
+    """Tensors for one forward: input_ids, position_ids (packed) or attention_mask, targets, weights,
+    loss_index, and scales when given.
 
     targets[t] is the token that position t predicts, or IGNORE; weights[t] is that row's weight and
-    scales[t] its loss scale (see sftscope.train.loss). An empty micro-batch uses `filler` with every target
-    ignored.
+    scales[t] its loss scale (see sftscope.train.loss); loss_index lists the flat positions with a target.
+    An empty micro-batch uses `filler` with every target ignored.
     """
     import torch
 
@@ -125,6 +125,7 @@ def collate(
         }
         if scales is not None:
             batch["scales"] = torch.tensor([[c for s in scs for c in s]], dtype=torch.float32)
+        batch["loss_index"] = (batch["targets"].reshape(-1) >= 0).nonzero().squeeze(1)
         return batch
     width = max(len(s) for s in seqs)
 
@@ -139,4 +140,5 @@ def collate(
     }
     if scales is not None:
         batch["scales"] = torch.tensor([pad(c, 0.0) for c in scs], dtype=torch.float32)
+    batch["loss_index"] = (batch["targets"].reshape(-1) >= 0).nonzero().squeeze(1)
     return batch

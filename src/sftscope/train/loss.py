@@ -109,26 +109,40 @@ class _LinearCrossEntropy(torch.autograd.Function):
         h_dtype, w_dtype, b_dtype = ctx.dtypes
         if grad_h is None:  # forward ran without grad: nothing was computed to hand back
             raise RuntimeError("the chunked loss was computed without gradients")
-        if not bool(grad_objective == 1):  # the trainer backpropagates 1; stay exact for anything else
-            grad_h, grad_w = grad_h * grad_objective, grad_w * grad_objective
-            grad_b = grad_b * grad_objective if grad_b is not None else None
-        grad_b = grad_b.to(b_dtype) if grad_b is not None else None
+        if getattr(ctx, "used", False):  # the saved gradients are scaled in place below
+            raise RuntimeError("the chunked loss supports one backward per forward (no retain_graph)")
+        ctx.used = True
+        # In place and without a data-dependent branch: no second [V, H] buffer, and the step can be traced
+        # on fake tensors (a memory planner does).
+        grad_h.mul_(grad_objective.to(grad_h.dtype))
+        grad_w.mul_(grad_objective.to(grad_w.dtype))
+        if grad_b is not None:
+            grad_b = grad_b.mul_(grad_objective).to(b_dtype)
         return grad_h.to(h_dtype), grad_w.to(w_dtype), grad_b, None, None, None, None
 
 
 def chunked_token_loss(
-    hidden: Any, lm_head: Any, targets: Any, weights: Any, scales: Any | None = None, chunk: int = 1024
+    hidden: Any,
+    lm_head: Any,
+    targets: Any,
+    weights: Any,
+    scales: Any | None = None,
+    chunk: int = 1024,
+    loss_index: Any | None = None,
 ) -> tuple[Any, Any]:
     """(objective, loss_sum) over positions with a target >= 0; hidden [.., T, H], the rest [.., T].
 
     objective = sum of scale * weight * cross-entropy (what the step minimises; scales default to 1);
     loss_sum = sum of weight * cross-entropy, detached (for the token mean in the log).
+    `loss_index` (the flat positions with a target, from `collate`) spares a boolean mask, whose
+    data-dependent shape would stop the step from being traced on fake tensors.
     """
-    keep = targets.reshape(-1) >= 0
-    h = hidden.reshape(-1, hidden.shape[-1])[keep]
-    y = targets.reshape(-1)[keep]
-    w = weights.reshape(-1)[keep].to(torch.float32)
-    coef = w * scales.reshape(-1)[keep].to(torch.float32) if scales is not None else w
+    if loss_index is None:
+        loss_index = (targets.reshape(-1) >= 0).nonzero().squeeze(1)
+    h = hidden.reshape(-1, hidden.shape[-1]).index_select(0, loss_index)
+    y = targets.reshape(-1).index_select(0, loss_index)
+    w = weights.reshape(-1).index_select(0, loss_index).to(torch.float32)
+    coef = w * scales.reshape(-1).index_select(0, loss_index).to(torch.float32) if scales is not None else w
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else lm_head.weight.dtype
     objective, losses = _LinearCrossEntropy.apply(
@@ -150,12 +164,23 @@ class LossModel(torch.nn.Module):
         self.chunk = chunk
         self._no_split_modules = getattr(model, "_no_split_modules", None)  # FSDP auto-wrap reads it
 
-    def forward(self, input_ids, targets, weights, scales=None, position_ids=None, attention_mask=None):
+    def forward(
+        self,
+        input_ids,
+        targets,
+        weights,
+        scales=None,
+        position_ids=None,
+        attention_mask=None,
+        loss_index=None,
+    ):
         out = self.model.get_decoder()(
             input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False
         )
         head = self.model.get_output_embeddings()
-        return chunked_token_loss(out.last_hidden_state, head, targets, weights, scales, self.chunk)
+        return chunked_token_loss(
+            out.last_hidden_state, head, targets, weights, scales, self.chunk, loss_index=loss_index
+        )
 
     # accelerate's FSDP2 loading (fsdp_cpu_ram_efficient_loading) moves the prepared module to the meta
     # device and then re-ties weights through `tie_weights()` on *this* module. Without the delegation the

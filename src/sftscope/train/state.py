@@ -158,6 +158,11 @@ def load_state(
                 )
             local_tensor(p).copy_(saved)
             moments = {k.rsplit("/", 1)[1]: v for k, v in tensors.items() if k.startswith(f"optim/{name}/")}
+            bad = [k for k, v in moments.items() if k != "step" and v.shape != saved.shape]
+            if bad:
+                raise InputError(
+                    f"{shard}: tensor 'optim/{name}/{bad[0]}' has the wrong shape (corrupt state)"
+                )
             if moments:
                 on_device = optimizer.defaults.get("fused") or optimizer.defaults.get("capturable")
                 step_device = local_tensor(p).device if on_device else "cpu"
@@ -167,6 +172,8 @@ def load_state(
     for group, saved in zip(optimizer.param_groups, meta["param_groups"]):
         group["lr"] = float(saved["lr"])
     scheduler.load_state_dict({**meta["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
+    if "rng/cpu" not in tensors:
+        raise InputError(f"{shard}: tensor 'rng/cpu' is missing (corrupt state); rerun with --overwrite")
     torch.set_rng_state(tensors["rng/cpu"])
     if "rng/cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng/cuda"])

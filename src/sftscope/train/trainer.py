@@ -280,8 +280,8 @@ def after_step(s: Session, step: int, outcome: StepOutcome) -> None:
     if s.nonfinite >= cfg.max_nonfinite_steps:
         raise InputError(
             f"{s.run}: step {done}: the loss or the gradient norm was not finite for {s.nonfinite} steps in "
-            "a row (their updates were skipped), so the run stops; lower lr, check the data, or raise "
-            "max_nonfinite_steps (--resume continues from the last state)"
+            "a row (their updates were skipped), so the run stops; lower lr or check the data and start "
+            "over with --overwrite (or raise max_nonfinite_steps)"
         )
     meta = {
         "step": done,
