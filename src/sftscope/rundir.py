@@ -153,6 +153,11 @@ class RunDir:
         """The JSON file inside a state dir that records the step reached."""
         return Path(state) / TRAINER_STATE
 
+    @staticmethod
+    def state_shard(state: str | Path, rank: int, world: int) -> Path:
+        """The tensors (safetensors) one process saved into a state dir: its shard under FSDP, else all."""
+        return Path(state) / f"rank-{rank}-of-{world}.safetensors"
+
     # -- logs --------------------------------------------------------------------------------------------
     @property
     def logs_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Two CPU processes (gloo, torchrun) train the same steps as one process with the same global batch."""
+"""Two CPU processes (gloo, torchrun, DDP) train the same steps as one process with the same global batch,
+under the paper's `reference` loss reduction: the same gradient whatever the real split."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 
 from sftscope.data.countdown import generate_rows
 from sftscope.data.io import write_rows
+from sftscope.rundir import RunDir
 from sftscope.train.lab_model import build_model, build_tokenizer
 from sftscope.train.metrics import read_metrics
 
@@ -36,13 +38,16 @@ def test_two_processes_match_one_process(tmp_path):
     tokenizer.save_pretrained(tmp_path / "base")
     write_rows(rows, tmp_path / "rows.jsonl")
     config = tmp_path / "ddp.yaml"
-    # Global batch 8: one process runs 4 micro-batches of 2, two processes run 2 each.
+    # Global batch 8: one process runs 4 micro-batches of 2, two processes run 2 each. The emulated
+    # reference layout is different again: 4 virtual ranks of 2 rows, each in 2 micro-batches of 1 row, so
+    # a row's loss scale never matches the real micro-batch it runs in.
     config.write_text(
         f"model: {tmp_path / 'base'}\ndata: {tmp_path / 'rows.jsonl'}\nmax_length: 256\nmax_steps: 3\n"
-        "batch_size: 8\nmicro_batch_size: 2\nlr: 5.0e-3\nsave_steps: [3]\nsave_final: false\n",
+        "batch_size: 8\nmicro_batch_size: 2\nlr: 5.0e-3\nsave_steps: [3]\nsave_final: false\n"
+        "loss_reduction: reference\nreference_world_size: 4\nreference_micro_batch: 1\n",
         encoding="utf-8",
     )
-    losses = {}
+    losses, norms = {}, {}
     for nproc in (1, 2):
         run = tmp_path / f"run{nproc}"
         done = _sftscope(["train", str(config), "--out", str(run), "--no-progress"], nproc, tmp_path)
@@ -50,6 +55,8 @@ def test_two_processes_match_one_process(tmp_path):
         metrics = read_metrics(run)
         assert metrics[0]["world"] == nproc  # really distributed, not two copies of a single-process run
         losses[nproc] = torch.tensor([m["loss"] for m in metrics if "loss" in m])
-        assert (run / "checkpoints" / "step-3" / "sftscope.json").exists()
+        norms[nproc] = torch.tensor([m["grad_norm"] for m in metrics if "loss" in m])
+        assert RunDir(run).checkpoint_steps() == [3] and RunDir(run).finished() and RunDir(run).is_ours()
     assert len(losses[1]) == 3
     assert torch.allclose(losses[1], losses[2], rtol=1e-4, atol=1e-5), (losses[1], losses[2])
+    assert torch.allclose(norms[1], norms[2], rtol=1e-4, atol=1e-6), (norms[1], norms[2])  # same gradient

@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sftscope.config import load_config
 from sftscope.errors import InputError
 from sftscope.train.config import PAPER_SAVE_STEPS, SFTConfig, to_trl_config
 from sftscope.train.schedule import lr_multiplier
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+PAPER_CONFIGS = sorted(p for p in (ROOT / "configs" / "sft").glob("*.yaml") if p.stem != "lab_countdown")
+
+
+def test_every_paper_config_trains_as_the_reference_did():
+    assert len(PAPER_CONFIGS) >= 16
+    for path in PAPER_CONFIGS:
+        cfg = load_config(SFTConfig, path)
+        name = path.stem
+        assert (cfg.precision, cfg.loss_reduction) == ("bf16-pure", "reference"), name
+        assert (cfg.reference_world_size, cfg.reference_micro_batch) == (8, 4), name
+        assert (cfg.betas, cfg.weight_decay, cfg.eps, cfg.max_grad_norm) == ([0.9, 0.999], 0.01, 1e-8, 1.0), (
+            name
+        )
+        assert (cfg.warmup_ratio, cfg.min_lr_ratio, cfg.max_length, cfg.shuffle) == (
+            0.1,
+            0.0,
+            20000,
+            False,
+        ), name
+        assert cfg.fsdp and not cfg.trust_remote_code and cfg.model.startswith("Qwen/Qwen3-"), name
+        assert cfg.lr == (1e-4 if "lr1e-4" in name else 1e-5 if "lr1e-5" in name else 5e-5), name
+        assert cfg.schedule == ("constant" if "constlr" in name else "cosine"), name
+        assert cfg.batch_size == (32 if "bs32" in name else 256), name
+        assert cfg.epochs == (16 if "ep16" in name else 1 if "ep1" in name.replace("ep16", "") else 8), name
+        assert cfg.max_rows == (2560 if "2.5k" in name else 0), name
+        rows = cfg.max_rows or 20480
+        total = cfg.epochs * -(-rows // cfg.batch_size)
+        expected = [10, 20, 40, 80, 160, 320, 480, 640] + ([800, 960, 1120, 1280] if total == 1280 else [])
+        assert cfg.resolved_save_steps(total) == [s for s in expected if s <= total] + (
+            [] if total in expected else [total]
+        ), name
 
 
 def test_defaults_are_the_papers_recipe():
@@ -40,9 +77,17 @@ def test_save_schedules():
         SFTConfig(save_steps=[5, 12]).resolved_save_steps(10)
 
 
+def test_warmup_is_verls_and_the_first_update_uses_lr_zero():
+    for schedule in ("cosine", "constant", "wsd"):
+        multiplier = lr_multiplier(schedule, 100, 0.1)
+        assert [multiplier(k) for k in range(11)] == [k / 10 for k in range(10)] + [1.0]  # lr * k / warmup
+    assert lr_multiplier("cosine", 33, 0.1)(3) == 1.0  # warmup = int(3.3) = 3 steps, rounded down as verl
+    assert lr_multiplier("cosine", 9, 0.1)(0) == 1.0  # int(0.9) = 0: no warmup at all
+
+
 def test_schedules():
     cosine = lr_multiplier("cosine", 100, 0.1)
-    assert cosine(0) < cosine(9) < 1.0 and cosine(10) == pytest.approx(1.0)
+    assert cosine(0) == 0.0 < cosine(9) < 1.0 and cosine(10) == pytest.approx(1.0)
     assert cosine(99) < 0.001 and cosine(55) == pytest.approx(0.5, abs=0.02)
     constant = lr_multiplier("constant", 100, 0.1)
     assert constant(5) < 1.0 and constant(10) == constant(99) == 1.0

@@ -2,6 +2,7 @@
 
 sftscope train configs/sft/lab_countdown.yaml --out runs/lab          # a fresh run
 sftscope train configs/sft/lab_countdown.yaml --out runs/lab --resume # continue a killed run
+torchrun --nproc_per_node 8 -m sftscope.cli.main train X.yaml --set fsdp=true   # FSDP2 on 8 GPUs (or CPUs)
 accelerate launch --config_file configs/accelerate/fsdp2_1node.yaml -m sftscope.cli.main train X.yaml
 """
 
@@ -16,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="fine-tune a model on SFT rows; checkpoints on the paper's schedule",
-        description="Fine-tune a causal LM on SFT rows (loss on the response and EOS only). Writes RUN_DIR/"
-        "config.yaml, checkpoints/step-<N>/ (HF format + sftscope.json), state/ (for --resume) and logs/.",
+        description="Fine-tune a causal LM on SFT rows (loss on the response and EOS only). Writes the run "
+        "dir: the resolved config, a Hugging Face checkpoint per saved step, the state --resume needs, the "
+        "metrics log, and a finished marker at the end (layout: docs/design.md, Run directory).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", help="YAML file of SFTConfig overrides (see configs/sft/)")
@@ -36,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue the run in --out from its last state (starts fresh if there is none)",
     )
-    mode.add_argument("--overwrite", action="store_true", help="delete an existing run dir and start over")
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete an existing run dir made by sftscope train and start over (never any other dir)",
+    )
     parser.add_argument(
         "--chat-template",
         default=None,
@@ -68,4 +74,6 @@ def run_train(args: argparse.Namespace) -> int:
         f"{out}: step {result.last_step}/{result.total_steps}, loss {loss}, "
         f"{result.tokens_per_s:,.0f} tokens/s, {len(result.checkpoints)} checkpoints written"
     )
+    if result.skipped_updates:
+        print(f"{result.skipped_updates} updates skipped for a non-finite gradient norm (see logs/)")
     return 0

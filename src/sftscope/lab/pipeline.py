@@ -229,8 +229,9 @@ def _train(cfg: LabConfig, base_dir: Path, data_path: Path, run_dir: Path, progr
         num_threads=cfg.threads,
         seed=cfg.seed,
     )
-    # A run dir left by a killed lab resumes; one from different settings is replaced (its stage record is gone).
-    resume = (run_dir / "config.yaml").is_file() and _same_config(run_dir, sft)
+    # A run dir left by a killed lab resumes; one from different settings is replaced (its stage record is
+    # gone). The trainer replaces only a run dir it made itself (RunDir's marker).
+    resume = _same_config(run_dir, sft)
     result = train(sft, run_dir, resume=resume, overwrite=not resume, progress=progress)
     return {
         "steps": result.last_step,
@@ -241,11 +242,15 @@ def _train(cfg: LabConfig, base_dir: Path, data_path: Path, run_dir: Path, progr
 
 
 def _same_config(run_dir: Path, sft: Any) -> bool:
-    from sftscope.config import read_yaml, to_dict
+    """Whether `run_dir` holds a run of exactly this config (so it can resume)."""
+    from sftscope.config import to_dict
+    from sftscope.errors import InputError
+    from sftscope.rundir import RunDir
 
+    run = RunDir(run_dir)
     try:
-        return read_yaml(run_dir / "config.yaml") == json.loads(json.dumps(to_dict(sft)))
-    except Exception:  # an unreadable config is not ours to resume
+        return run.has_config() and run.read_config() == json.loads(json.dumps(to_dict(sft)))
+    except InputError:  # an unreadable config is not ours to resume
         return False
 
 

@@ -82,12 +82,18 @@ def _fill_by_tokens(rows: list[Encoded], budget: int) -> list[list[Encoded]]:
 
 
 def collate(
-    micro: list[Encoded], packing: bool, pad_id: int, filler: Encoded | None = None
+    micro: list[Encoded],
+    packing: bool,
+    pad_id: int,
+    filler: Encoded | None = None,
+    scales: list[float] | None = None,
 ) -> dict[str, Any]:
-    """Tensors for one forward: input_ids, position_ids (packed) or attention_mask, targets, weights.
+    """Tensors for one forward: input_ids, position_ids (packed) or attention_mask, targets, weights,
+    loss_index, and scales when given.
 
-    targets[t] is the token that position t predicts, or IGNORE; weights[t] is that row's weight. An empty
-    micro-batch uses `filler` with every target ignored.
+    targets[t] is the token that position t predicts, or IGNORE; weights[t] is that row's weight and
+    scales[t] its loss scale (see sftscope.train.loss); loss_index lists the flat positions with a target.
+    An empty micro-batch uses `filler` with every target ignored.
     """
     import torch
 
@@ -96,8 +102,9 @@ def collate(
         if filler is None:
             raise ValueError("an empty micro-batch needs a filler row")
         micro = [filler]
-    seqs, tgts, wts = [], [], []
-    for enc in micro:
+    row_scales = scales if scales is not None and not empty else [0.0] * len(micro)
+    seqs, tgts, wts, scs = [], [], [], []
+    for enc, scale in zip(micro, row_scales):
         ids = list(enc.ids)
         tgt = [IGNORE] * len(ids)
         for t in range(max(enc.n_prompt - 1, 0), len(ids) - 1):
@@ -107,22 +114,31 @@ def collate(
         seqs.append(ids)
         tgts.append(tgt)
         wts.append([enc.weight] * len(ids))
+        scs.append([scale] * len(ids))
     if packing:
         positions = [p for s in seqs for p in range(len(s))]
-        return {
+        batch = {
             "input_ids": torch.tensor([[t for s in seqs for t in s]]),
             "position_ids": torch.tensor([positions]),
             "targets": torch.tensor([[t for s in tgts for t in s]]),
             "weights": torch.tensor([[w for s in wts for w in s]], dtype=torch.float32),
         }
+        if scales is not None:
+            batch["scales"] = torch.tensor([[c for s in scs for c in s]], dtype=torch.float32)
+        batch["loss_index"] = (batch["targets"].reshape(-1) >= 0).nonzero().squeeze(1)
+        return batch
     width = max(len(s) for s in seqs)
 
     def pad(seq: list, value: Any) -> list:
         return seq + [value] * (width - len(seq))
 
-    return {
+    batch = {
         "input_ids": torch.tensor([pad(s, pad_id) for s in seqs]),
         "attention_mask": torch.tensor([pad([1] * len(s), 0) for s in seqs]),
         "targets": torch.tensor([pad(t, IGNORE) for t in tgts]),
         "weights": torch.tensor([pad(w, 0.0) for w in wts], dtype=torch.float32),
     }
+    if scales is not None:
+        batch["scales"] = torch.tensor([pad(c, 0.0) for c in scs], dtype=torch.float32)
+    batch["loss_index"] = (batch["targets"].reshape(-1) >= 0).nonzero().squeeze(1)
+    return batch

@@ -4,17 +4,32 @@ Resolution is one way (sftscope.config.load_config): these defaults, then the YA
 `to_trl_config(cfg)` is the documented bridge for users who prefer TRL's `SFTTrainer`; it maps the same
 hyperparameters onto `trl.SFTConfig`. What TRL cannot express (per-row weights, the reference loss
 reduction) is listed in sftscope/train/trainer.py, which explains why our own loop is the default.
+
+Two numerical recipes, both first-class (docs/paper.md § Training recipe):
+- The defaults are the better-engineered choice for your own runs: fp32 master weights with bf16 autocast on
+  GPU (`precision: auto`) and the global token mean (`loss_reduction: token_mean`), so every response token
+  counts the same whatever the batch split and gradient clipping sees a gradient of the usual scale.
+- The paper's runs (every configs/sft/ file but the lab's) train as the reference trainer did:
+  `precision: bf16-pure` (weights and AdamW states in bf16) and `loss_reduction: reference` (the token mean
+  of each 4-row micro-batch, summed over a rank's micro-batches, averaged over 8 ranks). The reference
+  reduction is emulated on any hardware: `reference_world_size` x `reference_micro_batch` name the virtual
+  layout, so 1 process, 2 CPU processes and 8 GPUs produce the same gradient for the same step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 PAPER_SAVE_STEPS = (10, 20, 40, 80, 160, 320, 480, 640)  # evaluated in the paper, for 640 steps in all
 PAPER_TOTAL_STEPS = 640
 REPORTERS = ("tensorboard", "wandb", "mlflow")
+# transformers' attention backends; a hub kernel ("kernels-community/flash-attn") is also accepted.
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flex_attention", "flash_attention_2", "flash_attention_3")
+FLOAT32_MAX = 3.4028234663852886e38  # a hyperparameter beyond this overflows fp32/bf16 arithmetic
+MAX_THREADS = 1024  # far above any real core count; larger values are typos (torch would try to spawn them)
 
 
 @dataclass
@@ -50,11 +65,25 @@ class SFTConfig:
     weight_decay: float = 0.01
     eps: float = 1e-8
     max_grad_norm: float = 1.0  # 0 disables clipping
+    max_nonfinite_steps: int = 3  # stop after this many steps in a row with a non-finite loss or grad norm
     loss_reduction: Literal["token_mean", "reference"] = "token_mean"  # see sftscope/train/loss.py
+    reference_world_size: int = (
+        8  # `reference` only: the reference's ranks (8 GPUs), emulated on any hardware
+    )
+    reference_micro_batch: int = 4  # `reference` only: rows per micro-batch on each of those ranks
     precision: Literal["auto", "fp32", "bf16", "bf16-pure"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
     activation_checkpointing: bool | None = None  # None: on with CUDA, off on CPU
     attn_implementation: str = "sdpa"  # "flash_attention_2" uses varlen kernels for packed rows
-    loss_chunk_tokens: int = 4096  # logits are built this many tokens at a time, never [T, vocab] at once
+    trust_remote_code: bool = False  # run the model repo's own Python (InternLM2.5 needs it); off for safety
+    loss_chunk_tokens: int = 1024  # logits are built this many tokens at a time, never [T, vocab] at once
+    # Distributed: under torchrun, data parallel (DDP) by default; fsdp shards parameters, gradients and AdamW
+    # state with torch's fully_shard per decoder layer and at the root, on CPU (gloo) and GPU (nccl) alike.
+    fsdp: bool = False
+    fsdp_reshard_after_forward: bool = True  # ZeRO-3: free each layer's gathered weights after its forward
+    # Reduce-scatter gradients after every micro-batch, so no rank ever holds unsharded gradients across
+    # micro-steps (false saves communication at the cost of full-size gradients on every rank).
+    grad_sync_every_micro: bool = True
+    reduce_dtype: Literal["fp32", "bf16"] = "fp32"  # FSDP gradient reduction dtype (the reference: fp32)
     save_steps: list[int] | None = None  # None: the paper's steps scaled to this run's length
     save_every: int = 0  # >0: save every N steps instead of a list
     save_final: bool = True  # the last step is always a checkpoint, so a sweep sees the end of training
@@ -64,6 +93,12 @@ class SFTConfig:
     num_threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # inf, nan or 1e300 would train on NaN and "succeed"
+            value = getattr(self, f.name)
+            numbers = value if f.name == "betas" and isinstance(value, list) else [value]
+            for x in numbers:
+                if isinstance(x, float) and not (math.isfinite(x) and abs(x) <= FLOAT32_MAX):
+                    raise ValueError(f"{f.name} must be a finite number within float32's range, got {x!r}")
         checks = [
             (self.max_length > 0, "max_length must be > 0"),
             (self.epochs > 0, "epochs must be > 0"),
@@ -85,7 +120,20 @@ class SFTConfig:
             (self.loss_chunk_tokens > 0, "loss_chunk_tokens must be > 0"),
             (self.save_every >= 0 and self.state_every > 0, "save_every must be >= 0, state_every > 0"),
             (self.log_every > 0, "log_every must be > 0"),
-            (self.num_threads >= 0, "num_threads must be >= 0"),
+            (
+                0 <= self.num_threads <= MAX_THREADS,
+                f"num_threads must be in [0, {MAX_THREADS}] (0: torch's default)",
+            ),
+            (self.max_nonfinite_steps > 0, "max_nonfinite_steps must be > 0"),
+            (
+                self.reference_world_size > 0 and self.reference_micro_batch > 0,
+                "reference_world_size and reference_micro_batch must be > 0",
+            ),
+            (
+                self.attn_implementation in ATTN_IMPLEMENTATIONS or "/" in self.attn_implementation,
+                f"attn_implementation {self.attn_implementation!r} is unknown "
+                f"(choose from {', '.join(ATTN_IMPLEMENTATIONS)}, or a hub kernel such as kernels-community/flash-attn)",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -29,6 +29,11 @@ class Encoded:
     def n_loss(self) -> int:
         return len(self.ids) - self.n_prompt
 
+    @property
+    def n_targets(self) -> int:
+        """Positions that carry loss once shifted (a row without a prompt cannot predict its first token)."""
+        return min(self.n_loss, len(self.ids) - 1)
+
 
 @dataclass
 class EncodeStats:

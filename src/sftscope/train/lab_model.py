@@ -2,9 +2,9 @@
 
 1. A byte-level BPE tokenizer (vocab 512) trained on the lab's own data mix (Countdown traces and the
    procedural base-stage items). Digits are always single tokens, so arithmetic is not hidden inside merges
-   (LAB.md). The chat template is Qwen-style; `<|im_end|>` ends a turn and is the EOS.
+   (docs/lab.md). The chat template is Qwen-style; `<|im_end|>` ends a turn and is the EOS.
 2. A Qwen3-architecture causal LM from a preset: `tiny` = hidden 192, 4 layers, FFN 512, 4 heads / 2 KV heads,
-   tied embeddings, 1.72 M parameters (LAB.md's measured sweet spot on 2 cores); `small` = 384 x 8, ~13 M.
+   tied embeddings, 1.72 M parameters (docs/lab.md's measured sweet spot on 2 cores); `small` = 384 x 8, ~13 M.
 3. A short base-capability stage with our own trainer on `base_stage_rows(LAB_FAMILIES, ...)` (loss on the
    boxed answer only), so that SFT starts from a model that can already do something.
 """
@@ -22,6 +22,7 @@ from sftscope.data import countdown
 from sftscope.data.procedural import LAB_FAMILIES, base_stage_rows, generate_items
 from sftscope.data.procedural import build_prompt as procedural_prompt
 from sftscope.errors import InputError
+from sftscope.rundir import RunDir
 from sftscope.train.config import SFTConfig
 from sftscope.verify.boxed import last_boxed
 
@@ -50,7 +51,7 @@ PRESETS: dict[str, Preset] = {
     "micro": Preset(hidden=32, layers=2, ffn=64, heads=2, kv_heads=1),  # ~40 k, for fast tests only
 }
 
-# Base stage: ~24 short rows (~1k tokens) per step learn fastest on 2 cores (LAB.md); a from-scratch model
+# Base stage: ~24 short rows (~1k tokens) per step learn fastest on 2 cores (docs/lab.md); a from-scratch model
 # needs a far higher lr than the paper's fine-tuning 5e-5.
 BASE_STAGE = {
     "shuffle": True,
@@ -136,7 +137,7 @@ def init_lab_model(
     corpus_size: tuple[int, int] = (1500, 300),
 ) -> dict[str, Any]:
     """Build the lab base model into `out` (an HF model dir); returns a summary for the CLI."""
-    from sftscope.train.trainer import train
+    from sftscope.train.trainer import TrainInputs, train
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -169,11 +170,11 @@ def init_lab_model(
                 log_every=10,
                 **BASE_STAGE,
             )
-            result = train(
-                cfg, tmp / "base_stage", rows=rows, model=model, tokenizer=tokenizer, progress=progress
-            )
+            stage = RunDir(tmp / "base_stage")
+            inputs = TrainInputs(model=model, tokenizer=tokenizer, rows=rows)
+            result = train(cfg, stage.path, inputs=inputs, progress=progress)
             model = result.model
-            shutil.rmtree(tmp / "base_stage" / "state", ignore_errors=True)  # nobody resumes a base stage
+            shutil.rmtree(stage.state_dir, ignore_errors=True)  # nobody resumes a base stage
             summary.update(
                 base_loss=result.losses[-1],
                 base_tokens_per_s=round(result.tokens_per_s),

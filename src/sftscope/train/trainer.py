@@ -1,39 +1,81 @@
-"""The SFT loop: a lean loop over accelerate, readable in one sitting.
+"""The SFT loop, readable in one sitting: `setup`, then `run_step` and `after_step` for every step, then
+`finish`.
+
+    result = train(cfg, "runs/x")                                  # what `sftscope train` does
+    result = train(cfg, "runs/x", inputs=TrainInputs(rows=rows))   # tests, the lab and benchmarks
 
 Why not TRL's `SFTTrainer` (still reachable through `to_trl_config`): the recipe needs (1) per-row weights
-on token losses, (2) the paper's `reference` loss reduction next to the correct global token mean, with the
-step's token count known before the first micro-batch, (3) a data order that is a pure function of the
-step, so a resumed run sees exactly the rows of an uninterrupted one, and (4) checkpoints that appear
-atomically in the layout a sweep reads. TRL's loss is a fixed token mean, its sampler and resume skip
-batches by counting, and its checkpoints are written in place; bending all that costs more code than this.
+on token losses, (2) the paper's `reference` loss reduction next to the global token mean, emulated
+whatever the hardware, (3) a data order that is a pure function of the step, so a resumed run sees exactly
+the rows of an uninterrupted one, and (4) checkpoints that appear atomically in the layout a sweep reads.
+TRL's loss is a fixed token mean, its sampler and resume skip batches by counting, and its checkpoints are
+written in place; bending all that costs more code than this.
 
-Memory for long rows (Qwen3-1.7B, 16k tokens, one 80 GB GPU, bf16 autocast, fp32 master weights):
-weights 4 B + grads 4 B + AdamW 8 B per parameter = 16 B x 1.72 B = 27.5 GB (FSDP2 divides it by the
-number of GPUs). Activation checkpointing keeps one [T, H] bf16 tensor per layer: 16,384 x 2,048 x 2 B x 28
-layers = 1.9 GB, plus one layer's recompute (MLP 16,384 x 6,144 x 2 B x 3 = 0.6 GB; attention via SDPA /
-flash is O(T)). The loss builds logits 4,096 positions at a time (2.5 GB fp32, see loss.py) instead of
-20 GB for the full [T, V] logits and their gradient. Total ~35 GB; no row is ever padded to max_length.
+Every path in the run dir comes from `sftscope.rundir.RunDir`. A run dir this trainer creates carries
+RunDir's marker (only such a dir may be replaced by --overwrite), and the finished marker is written last,
+after the final checkpoint and state, so `sweep --watch` knows training is over.
 """
 
 from __future__ import annotations
 
-import contextlib
-import shutil
+import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sftscope.config import save_config, to_dict
+from sftscope import __version__
+from sftscope.config import to_dict
 from sftscope.errors import InputError
 from sftscope.records import SFTRow
-from sftscope.train import batches, checkpoints
+from sftscope.rundir import RunDir
+from sftscope.train import batches
+from sftscope.train.checkpoints import save_checkpoint
 from sftscope.train.config import SFTConfig
-from sftscope.train.encoding import Encoded, EncodeStats, encode_rows, prepare_tokenizer
-from sftscope.train.loss import chunked_token_loss, micro_scale
-from sftscope.train.metrics import MetricsLog
-from sftscope.train.schedule import lr_multiplier
+from sftscope.train.distributed import (
+    Dist,
+    all_reduce_sum,
+    barrier,
+    close_dist,
+    fsdp_requested,
+    init_dist,
+    unwrap,
+    wrap,
+)
+from sftscope.train.encoding import Encoded, EncodeStats, encode_rows
+from sftscope.train.loss import LossModel
+from sftscope.train.metrics import MetricsLog, check_reporters
+from sftscope.train.model import check_tied, load_model
+from sftscope.train.preflight import check_run_dir, make_run_dir
+from sftscope.train.state import find_state, load_state, save_state
+from sftscope.train.step import (
+    StepBatches,
+    Update,
+    apply_update,
+    forward_backward,
+    make_optimizer,
+    make_scheduler,
+    step_batches,
+)
+
+
+@dataclass
+class TrainInputs:
+    """What an in-process caller hands the trainer instead of the config's model and data.
+
+    model/tokenizer: an already-built causal LM and its tokenizer (the lab's base stage; tests).
+    rows: SFT rows that replace the config's `data`.
+    encoded: pre-tokenized rows that replace both `data` and `rows` (benchmarks).
+    stop_after: end after this step as a kill would (no finished marker), to test resuming.
+    """
+
+    model: Any = None
+    tokenizer: Any = None
+    rows: list[SFTRow] | None = None
+    encoded: list[Encoded] | None = None
+    stop_after: int | None = None
 
 
 @dataclass
@@ -46,8 +88,35 @@ class TrainResult:
     tokens_seen: int = 0
     seconds: float = 0.0
     tokens_per_s: float = 0.0
+    skipped_updates: int = 0  # updates dropped for a non-finite gradient norm, in this call
+    finished: bool = False  # the last step was reached and the finished marker written
     stats: EncodeStats | None = None
     model: Any = None  # the trained model (unwrapped), for in-process callers such as `model init`
+
+
+@dataclass
+class Session:
+    """Everything `setup` builds for the loop."""
+
+    cfg: SFTConfig
+    run: RunDir
+    dist: Dist
+    model: Any  # the HF model
+    module: Any  # what runs forward/backward: the LossModel, sharded or DDP-wrapped
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    encoded: list[Encoded]
+    total: int
+    save_steps: set[int]
+    autocast_dtype: Any
+    save_dtype: Any
+    log: MetricsLog
+    result: TrainResult
+    bar: Any = None
+    nonfinite: int = 0  # consecutive steps with a non-finite loss or gradient norm
+    started: float = field(default_factory=time.perf_counter)
+    run_tokens: int = 0
 
 
 def train(
@@ -56,73 +125,76 @@ def train(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    rows: list[SFTRow] | None = None,
-    model: Any = None,
-    tokenizer: Any = None,
-    stop_after: int | None = None,
     progress: bool = True,
-    encoded: list[Encoded] | None = None,
+    inputs: TrainInputs | None = None,
 ) -> TrainResult:
-    """Run (or continue) one SFT run into `run_dir`. `stop_after` ends after that step, as a kill would.
-
-    `rows` replaces the config's data set; `encoded` (pre-tokenized rows, for benchmarks) replaces both.
-    """
-    import torch
-    from accelerate import Accelerator
-
-    run_dir = Path(run_dir)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    cuda = torch.cuda.is_available()
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
-    accelerator = Accelerator(cpu=not cuda, mixed_precision="bf16" if precision == "bf16" else "no")
-    fresh = _check_run_dir(cfg, run_dir, resume, overwrite)  # every rank checks before anyone writes
-    torch.manual_seed(cfg.seed)
-
-    # All input checks come before the run dir is touched, so a typo never leaves a half-made run behind.
-    model, tokenizer = _load_model(cfg, model, tokenizer, precision, cuda)
-    source = cfg.data or "rows"
-    if encoded is None:
-        encoded, stats = encode_rows(
-            tokenizer, rows if rows is not None else load_rows(cfg), cfg.max_length, cfg.overlong, source
-        )
-    else:
-        stats = EncodeStats(
-            rows=len(encoded),
-            tokens=sum(len(e.ids) for e in encoded),
-            loss_tokens=sum(e.n_loss for e in encoded),
-        )
-    total = cfg.max_steps or cfg.epochs * batches.steps_per_epoch(len(encoded), cfg.batch_size)
-    try:
-        save_steps = set(cfg.resolved_save_steps(total))
-    except ValueError as exc:
-        raise InputError(f"config save_steps: {exc}") from None
-    state = checkpoints.find_state(run_dir) if resume and not fresh else None
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        _make_run_dir(cfg, run_dir, fresh)
-    accelerator.wait_for_everyone()
-
-    wrapper = LossModel(model, cfg.loss_chunk_tokens)
-    optimizer = torch.optim.AdamW(
-        wrapper.parameters(),
-        lr=cfg.lr,
-        betas=tuple(cfg.betas),
-        eps=cfg.eps,
-        weight_decay=cfg.weight_decay,
-        fused=cuda or None,
+    """Run (or continue, with `resume`) one SFT run into `run_dir`."""
+    inputs = inputs or TrainInputs()
+    session = setup(
+        cfg, RunDir(run_dir), resume=resume, overwrite=overwrite, inputs=inputs, progress=progress
     )
-    wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
-    multiplier = lr_multiplier(cfg.schedule, total, cfg.warmup_ratio, cfg.decay_ratio, cfg.min_lr_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
-    accelerator.register_for_checkpointing(scheduler)
+    try:
+        for step in range(session.result.last_step, session.total):
+            after_step(session, step, run_step(session, step))
+            if inputs.stop_after is not None and step + 1 >= inputs.stop_after:
+                break
+        else:
+            finish(session)
+    finally:
+        session.bar.close()
+        session.log.close()
+        close_dist(session.dist)
+    result = session.result
+    result.seconds = time.perf_counter() - session.started
+    result.tokens_per_s = session.run_tokens / max(result.seconds, 1e-9)
+    result.model = unwrap(session.module).model
+    return result
 
-    start, history, tokens_seen = 0, [], 0
-    if state is not None:
-        saved = checkpoints.load_state(accelerator, state)
-        start, history, tokens_seen = saved["step"], saved.get("losses", []), saved.get("tokens_seen", 0)
-    log = MetricsLog(run_dir, cfg.report_to, accelerator.is_main_process, start, to_dict(cfg))
-    if accelerator.is_main_process and start == 0:
+
+def setup(
+    cfg: SFTConfig, run: RunDir, *, resume: bool, overwrite: bool, inputs: TrainInputs, progress: bool = True
+) -> Session:
+    """Check every input, then make (or reopen) the run dir and build model, optimizer and state."""
+    import torch
+
+    check_reporters(cfg.report_to)
+    fresh = check_run_dir(cfg, run, resume, overwrite)  # every rank checks before anyone writes
+    dist = init_dist(fsdp_requested(cfg))
+    try:
+        if cfg.num_threads:
+            torch.set_num_threads(min(cfg.num_threads, os.cpu_count() or 1))
+        cuda = dist.device.type == "cuda"
+        precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
+        torch.manual_seed(cfg.seed)
+        # All input checks come before the run dir is touched, so a typo never leaves a half-made run behind.
+        on_meta = dist.fsdp and dist.world > 1 and not dist.main  # rank 0 reads the weights, then shares
+        model, tokenizer = load_model(cfg, precision, cuda, inputs.model, inputs.tokenizer, on_meta=on_meta)
+        encoded, stats = encode_inputs(cfg, tokenizer, inputs)
+        total = cfg.max_steps or cfg.epochs * batches.steps_per_epoch(len(encoded), cfg.batch_size)
+        try:
+            save_steps = set(cfg.resolved_save_steps(total))
+        except ValueError as exc:
+            raise InputError(f"config save_steps: {exc}") from None
+        state = find_state(run, total) if resume and not fresh else None
+        barrier(dist)
+        if dist.main:
+            make_run_dir(cfg, run, fresh)
+        barrier(dist)
+
+        module = wrap(LossModel(model, cfg.loss_chunk_tokens), cfg, dist, precision)
+        check_tied(model, cfg.model or type(model).__name__)
+        fused = cuda and not dist.fsdp
+        optimizer = make_optimizer(cfg, unwrap(module).parameters(), fused=fused)
+        scheduler = make_scheduler(cfg, optimizer, total)
+        saved: dict[str, Any] = {"step": 0, "losses": [], "tokens_seen": 0}
+        if state is not None:
+            saved = load_state(state, dist, module, optimizer, scheduler, total)
+    except BaseException:
+        close_dist(dist)
+        raise
+    start = saved["step"]
+    log = MetricsLog(run, cfg.report_to, dist.main, start, to_dict(cfg))
+    if start == 0:
         log.log(
             {
                 "step": 0,
@@ -132,104 +204,127 @@ def train(
                 "tokens": stats.tokens,
                 "loss_tokens": stats.loss_tokens,
                 "total_steps": total,
-                "world": accelerator.num_processes,
-                "device": str(accelerator.device),
+                "world": dist.world,
+                "fsdp": dist.fsdp,
+                "precision": precision,
+                "device": str(dist.device),
             }
         )
-    save_dtype = torch.bfloat16 if precision.startswith("bf16") else next(model.parameters()).dtype
-    result = TrainResult(run_dir, total, start, list(history), stats=stats, tokens_seen=tokens_seen)
-    bar = _progress(total, start, progress and accelerator.is_local_main_process)
-    world, rank, t0, run_tokens = accelerator.num_processes, accelerator.process_index, time.perf_counter(), 0
-    wrapper.train()
-    for step in range(start, total):
-        epoch, idx = batches.step_rows(len(encoded), step, cfg.batch_size, cfg.shuffle, cfg.seed)
-        step_rows = [encoded[i] for i in idx]
-        plan = batches.plan_step(step_rows, world, cfg.micro_batch_size, cfg.micro_batch_tokens)[rank]
-        step_tokens = sum(min(e.n_loss, len(e.ids) - 1) for e in step_rows)
-        loss_sum = torch.zeros((), device=accelerator.device)
-        for i, micro in enumerate(plan):
-            batch = batches.collate(micro, cfg.packs, tokenizer.pad_token_id or 0, filler=step_rows[0])
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            n_micro = int((batch["targets"] >= 0).sum())
-            sync = contextlib.nullcontext() if i == len(plan) - 1 else accelerator.no_sync(wrapper)
-            with sync, accelerator.autocast():
-                summed = wrapper(**batch)
-                accelerator.backward(summed * micro_scale(cfg.loss_reduction, n_micro, step_tokens, world))
-            loss_sum += summed.detach().float()
-        grad_norm = accelerator.clip_grad_norm_(wrapper.parameters(), cfg.max_grad_norm or float("inf"))
-        lr = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss = float(accelerator.reduce(loss_sum, "sum")) / max(step_tokens, 1)  # the global token mean
-        n_tokens = sum(len(e.ids) for e in step_rows)
-        tokens_seen += n_tokens
-        run_tokens += n_tokens
-        done = step + 1
-        result.losses.append(loss)
-        elapsed = time.perf_counter() - t0
-        if done % cfg.log_every == 0 or done == total:
-            log.log(
-                {
-                    "step": done,
-                    "epoch": epoch,
-                    "loss": loss,
-                    "lr": lr,
-                    "grad_norm": float(grad_norm),
-                    "tokens_seen": tokens_seen,
-                    "tokens_per_s": run_tokens / max(elapsed, 1e-9),
-                    "elapsed": elapsed,
-                }
-            )
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{run_tokens / max(elapsed, 1e-9):,.0f}")
-        meta = {
+    losses = [math.nan if x is None else float(x) for x in saved["losses"]]
+    result = TrainResult(run.path, total, start, losses, tokens_seen=saved.get("tokens_seen", 0), stats=stats)
+    module.train()
+    return Session(
+        cfg=cfg,
+        run=run,
+        dist=dist,
+        model=model,
+        module=module,
+        tokenizer=tokenizer,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        encoded=encoded,
+        total=total,
+        save_steps=save_steps,
+        autocast_dtype=torch.bfloat16 if precision == "bf16" and not dist.fsdp else None,
+        save_dtype=torch.bfloat16 if precision.startswith("bf16") else next(model.parameters()).dtype,
+        log=log,
+        result=result,
+        bar=_progress(total, start, progress and dist.main),
+    )
+
+
+@dataclass
+class StepOutcome:
+    batch: StepBatches
+    update: Update
+    loss: float  # the step's global token mean (whatever the loss reduction), over all ranks
+
+
+def run_step(s: Session, step: int) -> StepOutcome:
+    """Forward, backward and update for 0-based `step`."""
+    batch = step_batches(s.encoded, step, s.cfg, s.dist, s.tokenizer.pad_token_id or 0)
+    loss_sum = forward_backward(s.module, batch.micro, s.dist, s.cfg, s.autocast_dtype)
+    update = apply_update(s.module, s.optimizer, s.scheduler, s.cfg.max_grad_norm)
+    loss = float(all_reduce_sum(loss_sum, s.dist)) / max(batch.loss_tokens, 1)  # the global token mean
+    return StepOutcome(batch, update, loss)
+
+
+def after_step(s: Session, step: int, outcome: StepOutcome) -> None:
+    """Log, stop on a run of non-finite steps, and write the checkpoint and state this step asks for."""
+    batch, update, loss = outcome.batch, outcome.update, outcome.loss
+    cfg, result, done = s.cfg, s.result, step + 1
+    result.tokens_seen += batch.tokens
+    s.run_tokens += batch.tokens
+    result.losses.append(loss)
+    result.skipped_updates += update.skipped
+    s.nonfinite = 0 if math.isfinite(loss) and not update.skipped else s.nonfinite + 1
+    elapsed = time.perf_counter() - s.started
+    if done % cfg.log_every == 0 or done == s.total or update.skipped:
+        record = {
             "step": done,
-            "epoch": done / batches.steps_per_epoch(len(encoded), cfg.batch_size),
-            "tokens_seen": tokens_seen,
+            "epoch": batch.epoch,
             "loss": loss,
+            "lr": update.lr,
+            "grad_norm": update.grad_norm,
+            "tokens_seen": result.tokens_seen,
+            "tokens_per_s": s.run_tokens / max(elapsed, 1e-9),
+            "elapsed": elapsed,
         }
-        if done in save_steps:
-            result.checkpoints.append(
-                checkpoints.save_checkpoint(accelerator, wrapper, tokenizer, run_dir, done, meta, save_dtype)
-            )
-        if done in save_steps or done % cfg.state_every == 0 or done == total:
-            checkpoints.save_state(accelerator, run_dir, {**meta, "losses": result.losses})
-        result.last_step = done
-        if stop_after is not None and done >= stop_after:
-            break
-    bar.close()
-    log.close()
-    result.seconds = time.perf_counter() - t0
-    result.tokens_per_s = run_tokens / max(result.seconds, 1e-9)
-    result.model = accelerator.unwrap_model(wrapper).model
-    return result
+        if update.skipped:
+            record["skipped_update"] = True  # the gradient norm was not finite: no optimizer step
+        if not math.isfinite(loss):
+            record["nonfinite_loss"] = True
+        s.log.log(record)
+    s.bar.update(1)
+    s.bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{s.run_tokens / max(elapsed, 1e-9):,.0f}")
+    if s.nonfinite >= cfg.max_nonfinite_steps:
+        raise InputError(
+            f"{s.run}: step {done}: the loss or the gradient norm was not finite for {s.nonfinite} steps in "
+            "a row (their updates were skipped), so the run stops; lower lr or check the data and start "
+            "over with --overwrite (or raise max_nonfinite_steps)"
+        )
+    meta = {
+        "step": done,
+        "epoch": done / batches.steps_per_epoch(len(s.encoded), cfg.batch_size),
+        "tokens_seen": result.tokens_seen,
+        "loss": loss if math.isfinite(loss) else None,
+    }
+    if done in s.save_steps:
+        path = save_checkpoint(s.run, s.dist, s.module, s.model, s.tokenizer, done, meta, s.save_dtype)
+        result.checkpoints.append(path)
+    if done in s.save_steps or done % cfg.state_every == 0 or done == s.total:
+        losses = [x if math.isfinite(x) else None for x in result.losses]  # JSON has no NaN
+        save_state(s.run, s.dist, s.module, s.optimizer, s.scheduler, {**meta, "losses": losses})
+    result.last_step = done
 
 
-def _loss_model_class() -> type:
-    import torch
-
-    class LossModelImpl(torch.nn.Module):
-        """The causal LM plus our chunked loss in one module, so FSDP's root unshards lm_head for it."""
-
-        def __init__(self, model: Any, chunk: int) -> None:
-            super().__init__()
-            self.model = model
-            self.chunk = chunk
-            self._no_split_modules = getattr(model, "_no_split_modules", None)  # FSDP2 auto-wrap reads it
-
-        def forward(self, input_ids, targets, weights, position_ids=None, attention_mask=None):
-            out = self.model.get_decoder()(
-                input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False
-            )
-            head = self.model.get_output_embeddings()
-            return chunked_token_loss(out.last_hidden_state, head, targets, weights, self.chunk)
-
-    return LossModelImpl
+def finish(s: Session) -> None:
+    """The explicit finished marker, written after the final checkpoint and state are in place."""
+    barrier(s.dist)
+    if s.dist.main:
+        s.run.mark_finished(
+            {
+                "step": s.result.last_step,
+                "total_steps": s.total,
+                "checkpoints": s.run.checkpoint_steps(),
+                "tokens_seen": s.result.tokens_seen,
+                "sftscope": __version__,
+            }
+        )
+    s.result.finished = True
 
 
-def LossModel(model: Any, chunk: int) -> Any:
-    return _loss_model_class()(model, chunk)
+def encode_inputs(cfg: SFTConfig, tokenizer: Any, inputs: TrainInputs) -> tuple[list[Encoded], EncodeStats]:
+    if inputs.encoded is not None:
+        encoded = inputs.encoded
+        stats = EncodeStats(
+            rows=len(encoded),
+            tokens=sum(len(e.ids) for e in encoded),
+            loss_tokens=sum(e.n_loss for e in encoded),
+        )
+        return encoded, stats
+    rows = inputs.rows if inputs.rows is not None else load_rows(cfg)
+    return encode_rows(tokenizer, rows, cfg.max_length, cfg.overlong, cfg.data or "rows")
 
 
 def load_rows(cfg: SFTConfig) -> list[SFTRow]:
@@ -241,63 +336,6 @@ def load_rows(cfg: SFTConfig) -> list[SFTRow]:
 
     rows = read_rows(cfg.data, column_map=cfg.column_map or None, split=cfg.split)
     return rows[: cfg.max_rows] if cfg.max_rows else rows
-
-
-def _load_model(cfg: SFTConfig, model: Any, tokenizer: Any, precision: str, cuda: bool) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if model is None:
-        if not cfg.model:
-            raise InputError("config model: no base model given (set model: PATH_OR_HUB_ID)")
-        local = Path(cfg.model)
-        if not local.exists() and (cfg.model.startswith((".", "/", "~")) or cfg.model.count("/") > 1):
-            raise InputError(f"{cfg.model}: model path not found (check config model:)")
-        dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
-        try:
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.model)
-            model = AutoModelForCausalLM.from_pretrained(
-                cfg.model, dtype=dtype, attn_implementation=cfg.attn_implementation
-            )
-        except OSError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{cfg.model}: cannot load the model ({first[:200]})") from None
-    prepare_tokenizer(tokenizer, cfg.model or "tokenizer", cfg.chat_template)
-    model.config.use_cache = False
-    if cfg.activation_checkpointing if cfg.activation_checkpointing is not None else cuda:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model, tokenizer
-
-
-def _check_run_dir(cfg: SFTConfig, run_dir: Path, resume: bool, overwrite: bool) -> bool:
-    """Never overwrite a run by accident; refuse to resume with a different config. True: start afresh."""
-    saved = run_dir / "config.yaml"
-    if not run_dir.exists() or not any(run_dir.iterdir()) or overwrite:
-        return True
-    if not resume:
-        raise InputError(
-            f"{run_dir}: the run dir already exists (pass --resume to continue it, "
-            "or --overwrite to start over)"
-        )
-    if saved.exists():
-        from sftscope.config import read_yaml
-
-        old, new = read_yaml(saved), to_dict(cfg)
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if changed:
-            raise InputError(
-                f"{saved}: --resume with a different config ({', '.join(changed)} changed); "
-                "use the same config, or --overwrite to start over"
-            )
-    return False
-
-
-def _make_run_dir(cfg: SFTConfig, run_dir: Path, fresh: bool) -> None:
-    if fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "config.yaml").exists():
-        save_config(cfg, run_dir / "config.yaml")
 
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:
