@@ -161,3 +161,16 @@ def test_unknown_output_type_is_refused_before_writing(tmp_path):
     with pytest.raises(InputError, match=r"unknown output type '\.txt'"):
         write_rows([_row()], tmp_path / "out.txt")
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_an_empty_object_in_an_extra_column_is_written_to_parquet_as_json_text(tmp_path):
+    """Parquet has no type for a struct without fields; such a column is kept as JSON text, never a crash."""
+    import json
+
+    from sftscope.data.io import read_rows, write_rows
+
+    src = tmp_path / "rows.jsonl"
+    row = {"messages": [{"role": "user", "content": "q"}], "response": "r", "x": {}, "y": [{}], "z": {"a": {}}}
+    src.write_text(json.dumps(row) + "\n")
+    out = write_rows(read_rows(src), tmp_path / "rows.parquet")
+    assert read_rows(out)[0].extra == {"x": "{}", "y": "[{}]", "z": '{"a": {}}'}

@@ -184,6 +184,21 @@ def check_writable(rows: list[SFTRow], path: str | os.PathLike) -> None:
                 raise InputError(f"{path}: row {i}: {jsontext.describe(record, parts)}{problem}")
 
 
+def _parquet_storable(kind: Any) -> bool:
+    """False for types Parquet refuses: a struct without fields, at any depth (an extra column of `{}`)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind):
+        return kind.num_fields > 0 and all(
+            _parquet_storable(kind.field(i).type) for i in range(kind.num_fields)
+        )
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _parquet_storable(kind.value_type)
+    if pa.types.is_map(kind):
+        return _parquet_storable(kind.key_type) and _parquet_storable(kind.item_type)
+    return True
+
+
 def _write_parquet(records: list[dict[str, Any]], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -196,7 +211,10 @@ def _write_parquet(records: list[dict[str, Any]], path: Path) -> None:
         values = [record.get(name) for record in records]
         try:
             columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in an extra column: keep it as JSON text
+            if not _parquet_storable(columns[name].type):
+                raise pa.ArrowInvalid(f"{name}: an empty struct has no Parquet type")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Mixed types, or an empty object ({}) that Parquet cannot store: keep the column as JSON text.
             columns[name] = pa.array(
                 [
                     None if v is None else jsontext.encode(v, f"{path}: row {i}: field '{name}'")
