@@ -89,8 +89,10 @@ def test_fsdp_divides_the_sharded_state_and_adds_gathered_layers(tiny_trace):
     total, parts = _per_gpu(tiny_trace, 4)
     assert parts["params"] == pytest.approx((4 * P + 2 * (HD // 2) * 4) / 4, abs=1)
     assert parts["optimizer"] == pytest.approx((8 * P + 4 * (2 + 11 * L)) / 4, abs=1)
-    root = (V * H + H) * 4  # the tied embedding and the final norm stay gathered (params and grads)
-    assert parts["fsdp buffers"] == 2 * root + 3 * LAYER * 4  # two gathered layers + one layer's grads
+    root = (V * H + H) * 4  # the tied embedding and the final norm stay gathered, and lm_head's gradient
+    assert (
+        parts["fsdp buffers"] == root + V * H * 4 + 3 * LAYER * 4
+    )  # + two gathered layers, one layer's grads
     assert total == sum(parts.values())
     assert total < one
 

@@ -47,6 +47,7 @@ class StepTrace:
     param_bytes: int
     layer_param_bytes: int  # the largest decoder layer: FSDP's unit of all-gather
     root_param_bytes: int  # parameters outside the decoder layers (embeddings, final norm, lm_head)
+    output_param_bytes: int  # lm_head (the embedding when tied): its gradient comes first in the backward
     vocab: int
 
     def peak(self, weights: list[float], extra: int = 0) -> tuple[int, dict[str, int]]:
@@ -141,6 +142,7 @@ def trace_step(
             param_bytes=total,
             layer_param_bytes=layer_bytes,
             root_param_bytes=total - sum(_bytes(m.parameters()) for m in layers),
+            output_param_bytes=_bytes(model.get_output_embeddings().parameters()),
             vocab=model_config.get_text_config().vocab_size,
         )
 

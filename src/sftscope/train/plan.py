@@ -4,9 +4,10 @@ It needs only the model's config.json. `memory_trace.trace_step` traces one real
 on fake tensors (see there for what is traced and how); this module turns the trace into a per-GPU plan:
 
 - FSDP over N GPUs (N > 1) divides params, grads and optimizer state by N and adds its buffers: the root's
-  unsharded parameters and gradients (embeddings, final norm, lm_head stay gathered for the whole step) and,
-  for the decoder layers, two layers' gathered parameters (the current one and the prefetched next one)
-  plus one layer's unsharded gradients before its reduce-scatter. Gradients are reduce-scattered every
+  gathered parameters (embeddings, final norm, lm_head: FSDP2 keeps the root gathered from forward to
+  backward) with lm_head's unsharded gradient (it is computed first and reduce-scattered with the root's,
+  last) and, for the decoder layers, two layers' gathered parameters (the current one and the prefetched
+  next one) plus one layer's unsharded gradients before its reduce-scatter. Gradients are reduce-scattered every
   micro-step, so accumulation holds only shards. Autocast's weight copies are not divided: autocast caches
   a bf16 copy of every gathered layer until it exits, after the backward.
 - `fits` leaves 10% of the card to what the trace cannot see (CUDA context, cuBLAS/NCCL workspaces,
@@ -136,8 +137,10 @@ def plan_memory(
 def _per_gpu(trace: StepTrace, gpus: int) -> tuple[int, dict[str, int]]:
     weights = [1.0 / gpus if name in SHARDED else 1.0 for name in CATEGORIES]
     extra = 0
-    if gpus > 1:  # see the module docstring: root params + grads, two gathered layers + one layer's grads
-        extra = 2 * trace.root_param_bytes + 3 * trace.layer_param_bytes
+    if (
+        gpus > 1
+    ):  # see the module docstring: the gathered root and lm_head's gradient; 2 layers + 1 layer's grads
+        extra = trace.root_param_bytes + trace.output_param_bytes + 3 * trace.layer_param_bytes
     peak, parts = trace.peak(weights, extra)
     if gpus > 1:
         parts["fsdp buffers"] = extra
