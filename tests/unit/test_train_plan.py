@@ -10,7 +10,7 @@ from sftscope.cli.main import main
 from sftscope.errors import InputError
 from sftscope.train.config import SFTConfig
 from sftscope.train.memory_trace import trace_step
-from sftscope.train.plan import parse_memory, plan_memory
+from sftscope.train.plan import MemoryPlan, format_plan, parse_memory, plan_memory
 
 pytest.importorskip("transformers")
 
@@ -130,6 +130,10 @@ def test_cli_plan_prints_json_from_a_local_config_json(tmp_path, capsys):
     assert "fsdp buffers" in plan["categories_gib"]
     assert plan["fit_micro_batch_tokens"] == 131_072  # the search's cap: a 1-layer toy fits any row
     assert not (tmp_path / "runs").exists() and not list(tmp_path.glob("*/checkpoints"))
+    text = format_plan(MemoryPlan(**plan))  # what the CLI prints without --json
+    assert (
+        "  fsdp buffers" in text and "fits: yes" in text and "would fit: micro_batch_tokens 131,072" in text
+    )
 
 
 def test_cli_plan_names_a_missing_model(tmp_path, capsys):

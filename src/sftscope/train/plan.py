@@ -207,12 +207,15 @@ def _search_fit(
             plan.peak_gib,
         )
         return
-    plan.notes.append(
-        "nothing fits: the weights, gradients and optimizer state alone need more than the budget "
-        "(use more GPUs or bf16-pure)"
-        if candidate is None
-        else "no verified fit found"
-    )
+    if candidate is None:
+        fixed = sum(v for k, v in plan.categories_gib.items() if k not in ("activations", "loss chunk"))
+        plan.notes.append(
+            f"nothing fits: weights, gradients, optimizer state, weight copies and FSDP buffers alone take "
+            f"{fixed:.1f} of the {budget:.1f} GiB budget (more GPUs shard only the first three; bf16-pure "
+            "has no weight copies)"
+        )
+    else:
+        plan.notes.append("no verified fit found")
 
 
 def format_plan(plan: MemoryPlan) -> str:
