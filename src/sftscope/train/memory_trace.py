@@ -26,6 +26,7 @@ the trace puts loss on every position, the worst case, and answers those ops wit
 from __future__ import annotations
 
 import contextlib
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -90,8 +91,10 @@ def trace_step(
         except (ValueError, ImportError) as exc:
             raise InputError(f"cannot build the model from its config.json ({exc})") from None
         model.config.use_cache = False
-        if checkpointing:  # as the trainer's _load_model does
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if checkpointing:  # as the trainer's _load_model does (newer transformers renamed it: not our news)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         wrapper = LossModel(model, loss_chunk)
         params = [p for p in wrapper.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(

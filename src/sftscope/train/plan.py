@@ -226,7 +226,8 @@ def format_plan(plan: MemoryPlan) -> str:
         f"activation checkpointing {'on' if plan.activation_checkpointing else 'off'}",
         f"micro-batch {plan.rows_per_micro_batch} x {plan.micro_batch_tokens // plan.rows_per_micro_batch:,} "
         f"tokens, loss chunk {plan.loss_chunk_tokens:,}; {plan.gpus} GPU{'s' if plan.gpus > 1 else ''} "
-        f"(FSDP when > 1), {plan.micro_steps} micro-steps per GPU; up to {plan.tokens_per_step:,} tokens per step",
+        f"(FSDP when > 1), {plan.micro_steps} micro-step{'s' if plan.micro_steps != 1 else ''} per GPU; "
+        f"up to {plan.tokens_per_step:,} tokens per step",
         "peak memory per GPU (one training step traced on fake tensors):",
     ]
     for name, gib in plan.categories_gib.items():
