@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit bench sysdeps clean
+.PHONY: demo test lint unit bench sysdeps clean gpu-wheels gpu-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,8 +38,31 @@ lint: $(STAMP)
 test: $(STAMP) sysdeps lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# gpu_check.py needs CUDA (make gpu-check); qwen3_shapes.py is a module the others import.
 bench: $(STAMP)
-	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+	for f in $(filter-out benchmarks/gpu_check.py benchmarks/qwen3_shapes.py,$(wildcard benchmarks/*.py)); do \
+	  $(BIN)/python $$f || exit 1; done
+
+# The GPU check (benchmarks/gpu_check.py). A bare GPU image has torch, transformers and accelerate but not
+# TRL or datasets, and no network: `make gpu-wheels` (here, with network) puts their pure-Python wheels in
+# .whl/, which the GPU machine receives with the work tree (git ignores it: carry it); `make gpu-check` (there)
+# installs them into $(GPU_SITE), never into the image, and prints every figure as soon as it has it.
+# `make gpu-check GPU_CHECK_ARGS=--dry-run` lists what would run, anywhere.
+GPU_WHEELS     := trl==1.16.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 liger-kernel==0.8.5
+GPU_SITE       := /tmp/sftscope-gpu-site
+GPU_CHECK_ARGS ?=
+
+gpu-wheels:
+	mkdir -p .whl
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux2014_x86_64 --platform any -d .whl $(GPU_WHEELS)
+
+gpu-check:
+	@if ls .whl/*.whl >/dev/null 2>&1; then \
+	  $(PY) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $(GPU_SITE) \
+	    .whl/*.whl || echo "note: the wheels in .whl/ did not install (they are for Python 3.12): TRL may be skipped"; \
+	else echo "note: no wheels in .whl/ (make gpu-wheels): TRL's baseline runs only if the image has TRL"; fi
+	PYTHONPATH=$(GPU_SITE):$(CURDIR)/src PYTHONUNBUFFERED=1 $(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
