@@ -1,6 +1,6 @@
 """The shared vocabulary: one set of names for dataclasses, SQL columns, DataFrames and plot labels.
 
-Names follow DESIGN.md: run, checkpoint, step, task, task_version, domain, example_id, sample_idx, prompt,
+Names follow docs/design.md: run, checkpoint, step, task, task_version, domain, example_id, sample_idx, prompt,
 gold, completion, extracted, correct, score, n_tokens. Nothing here imports torch.
 """
 
@@ -37,7 +37,7 @@ THINK_CLOSE = "</think>"
 
 @dataclass
 class SFTRow:
-    """One canonical SFT example (DESIGN.md § Data contract). `extra` keeps any other columns untouched."""
+    """One canonical SFT example (docs/design.md § Data contract). `extra` keeps any other columns untouched."""
 
     messages: list[dict[str, str]]
     response: str

@@ -59,7 +59,7 @@ def _token_counts(rows: list[SFTRow], tokenizer) -> tuple[list[int], list[int]]:
             prompts.append("\n".join(turn["content"] for turn in row.messages))
     prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     response_ids = tokenizer([row.response for row in rows], add_special_tokens=False)["input_ids"]
-    # +1: training appends EOS to every response (PAPER.md § Tokenization).
+    # +1: training appends EOS to every response (docs/paper.md § Training recipe).
     return [len(ids) for ids in prompt_ids], [len(ids) + 1 for ids in response_ids]
 
 

@@ -28,7 +28,7 @@ class Family:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-# Easy configs that a ~2M-parameter model can pick up in minutes (measured in ../shared/LAB.md).
+# Easy configs that a ~2M-parameter model can pick up in minutes (measured: docs/lab.md).
 # products uses 1-2 digit factors: 1x1 digits has only 100 questions, too few for a train/eval split.
 LAB_FAMILIES: dict[str, Family] = {
     "chain_sum": Family("chain_sum", {"min_terms": 2, "max_terms": 3, "min_digits": 1, "max_digits": 1}),

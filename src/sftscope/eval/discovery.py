@@ -1,6 +1,6 @@
 """Find the checkpoints of a run: ours, HF Trainer's, verl's and the paper's released `step<N>/` folders.
 
-Layouts (DESIGN.md § Run directory contract), searched in the run dir and in its `checkpoints/` folder:
+Layouts (docs/design.md § Run directory), searched in the run dir and in its `checkpoints/` folder:
 
     checkpoints/step-<N>/     ours (written by `sftscope train`, with sftscope.json)
     checkpoint-<N>/           Hugging Face Trainer

@@ -14,19 +14,19 @@ ARMS = ("direct", "cot")  # direct: the solution path only; cot: the full search
 @dataclass
 class LabConfig:
     out: str = "runs/lab"
-    # direct learns at this scale; cot (search traces) needed ~10M tokens in LAB.md, far past a CPU budget
+    # direct learns at this scale; cot (search traces) needed ~10M tokens in docs/lab.md, far past a CPU budget
     arms: list[str] = field(default_factory=lambda: ["direct"])
     seed: int = 0
     threads: int = 2  # the lab targets a 2-core machine; more threads than cores only thrash
 
     # (a) base model: a ~1.7M-parameter Qwen3 with a short-answer procedural stage (train's `model init`)
     preset: str = "tiny"
-    base_steps: int = 1500  # ~24 short items per step; LAB.md: ~2.5 min on an idle 2-core machine
+    base_steps: int = 1500  # ~24 short items per step; docs/lab.md: ~2.5 min on an idle 2-core machine
     base_items: int = 3000  # distinct training items per procedural family for the base stage
     corpus: list[int] = field(default_factory=lambda: [1500, 300])  # tokenizer corpus: Countdown rows, items
 
     # (b) Countdown data, drawn like the lab's `countdown3` eval task (3 numbers from 1-10, target <= 100):
-    # LAB.md measured that 3 numbers are learnable at this scale in minutes; 4 numbers are much harder.
+    # docs/lab.md measured that 3 numbers are learnable at this scale in minutes; 4 numbers are much harder.
     n_train: int = 8000  # problems; held-out eval problems are excluded by construction (split="train")
     k_min: int = 3
     k_max: int = 3
@@ -37,7 +37,7 @@ class LabConfig:
     # Countdown (3 numbers) went 0 -> 13.5% after 1000 steps and 0 -> 32.5% after 2000 (411 s), while the
     # cross-domain families dipped and then recovered. 2000 steps keeps `make demo` near 11 minutes.
     sft_steps: int = 2000
-    batch_size: int = 16  # rows per optimizer step: many small updates learn most per CPU-second (LAB.md)
+    batch_size: int = 16  # rows per optimizer step: many small updates learn most per CPU-second (docs/lab.md)
     lr: float = 1e-3  # a 1.7M-parameter model after a brief base stage needs a large lr; 5e-5 barely moves it
     n_checkpoints: int = 6  # log-spaced: S/32, S/16, ..., S (plus the base as step 0)
 
