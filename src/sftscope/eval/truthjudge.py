@@ -13,22 +13,18 @@ no chat template). Its rules, which `TruthInfoJudges` follows:
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sftscope.errors import InputError
+from sftscope.eval.backends.http import post_json
 from sftscope.verify.lmeval import judge_said_yes, truthfulqa_judge_text
 
 MAX_PROMPT_TOKENS = 4075  # the reference's cut, leaving room for the suffix and 16 new tokens in 4,096
 MAX_NEW_TOKENS = 16
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class CompletionJudge:
@@ -89,32 +85,15 @@ class CompletionJudge:
             ) from None
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        # Standard library only, like the openai generation backend (which speaks chat, not completions).
-        url = f"{self.base_url}/completions"
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"}
-        last = ""
-        for attempt in range(self.retries):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:200]
-                if exc.code not in RETRY_STATUS:
-                    raise InputError(
-                        f"{url}: HTTP {exc.code} ({detail}); check the judge model name"
-                    ) from None
-                last = f"HTTP {exc.code} {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
-            except json.JSONDecodeError as exc:
-                last = f"reply is not JSON ({exc.msg})"
-        raise InputError(
-            f"{url}: TruthfulQA judge {self.model} unreachable after {self.retries} tries ({last}); "
-            "check --truth-judge-base-url / --info-judge-base-url and that the server runs"
+        return post_json(
+            f"{self.base_url}/completions",
+            body,
+            api_key=self.api_key,
+            timeout=self.timeout,
+            retries=self.retries,
+            backoff=self.backoff,
+            fix=f"TruthfulQA judge {self.model}: check --truth-judge-base-url / --info-judge-base-url and that "
+            "the server runs",
         )
 
     def describe(self) -> dict[str, Any]:

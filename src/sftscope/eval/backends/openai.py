@@ -10,10 +10,7 @@ Only the standard library is used (urllib), no `openai` package.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,9 +19,8 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.eval.backends.base import request_seeds
+from sftscope.eval.backends.http import post_json
 from sftscope.records import THINK_CLOSE, THINK_OPEN, Completion, Messages, SamplingParams
-
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAIBackend:
@@ -100,41 +96,13 @@ class OpenAIBackend:
         return Completion(text=text, n_tokens=n_tokens, finish_reason=finish)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = self.base_url + path
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"}
-        last = ""
-        for attempt in range(self.retries):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:200]
-                if exc.code not in RETRY_STATUS:
-                    raise InputError(
-                        f"{url}: HTTP {exc.code} ({detail}); check the model name and request"
-                    ) from None
-                last = f"HTTP {exc.code} {detail}"
-            except (
-                urllib.error.URLError,
-                TimeoutError,
-                ConnectionError,
-                OSError,
-                http.client.HTTPException,
-            ) as exc:
-                last = str(getattr(exc, "reason", exc)) or type(exc).__name__
-            except json.JSONDecodeError as exc:
-                last = f"reply is not JSON ({exc.msg})"
-            except UnicodeDecodeError:
-                last = "reply is not UTF-8"
-            except ValueError as exc:  # a URL that urllib cannot even send to (bad port, bad host)
-                raise InputError(f"{url}: not a usable server URL ({exc}); check --base-url") from None
-        raise InputError(
-            f"{url}: OpenAI-compatible server unreachable after {self.retries} tries ({last}); "
-            "check --base-url and that the server is running"
+        return post_json(
+            self.base_url + path,
+            body,
+            api_key=self.api_key,
+            timeout=self.timeout,
+            retries=self.retries,
+            backoff=self.backoff,
         )
 
 
