@@ -11,9 +11,7 @@ Only the standard library is used (urllib), no `openai` package.
 from __future__ import annotations
 
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
