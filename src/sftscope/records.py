@@ -78,7 +78,7 @@ SCORED = "scored"
 REASONS: dict[str, str] = {
     CORRECT: "an answer was read and is right (for code: every test passed)",
     WRONG: "an answer was read and is not right (for code: a test failed or the program crashed)",
-    UNPARSED: "no answer could be read: no box, letter or code, an empty answer, or an unreadable judge reply",
+    UNPARSED: "no answer could be read: no box, letter or code, an empty answer, an unreadable judge reply",
     INVALID_ANSWER: "an answer was read but breaks the task's rules (e.g. Countdown reuses a number)",
     UNFINISHED: "no answer part: the think block never closed, or nothing follows it (strict protocols)",
     TOO_LONG: "the answer is longer than the scorer reads",

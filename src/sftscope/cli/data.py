@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="kept rows (.parquet/.jsonl)")
     p.add_argument(
         "--rejected",
-        help="also write rejected rows, with `verify_reason` (a reason code) and `verify_why` (its detail) columns",
+        help="also write rejected rows, with `verify_reason` (the reason code) and `verify_why` (the detail)",
     )
     p.add_argument("--report", help="write the JSON report here (it is always printed)")
     p.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes")

@@ -20,7 +20,8 @@ so a row cannot lift the sandbox's limits; a non-number, NaN, zero or a negative
 Every verdict records the sandbox mode it ran in as `details["sandbox"]` (bwrap, fallback-root or
 unsafe). Reasons: `correct` (every test passed), `wrong` (a test failed; a program that crashed or
 printed past the output limit fails too, with the sandbox status in `details["why"]`), `timeout`,
-`unparsed` (no code), `error` (the sandbox itself failed). Where no mode is safe and the user has not opted in, scoring raises `SandboxRefused`.
+`unparsed` (no code), `not_a_string`, `error` (the sandbox itself failed). Where no mode is safe and the
+user has not opted in, scoring raises `SandboxRefused`.
 
 Trust choice for the hub's private tests: they are base64 + zlib + pickle. LCB calls `pickle.loads` on them.
 We unpickle with an Unpickler that refuses every global (`find_class` raises), so only plain data (the JSON

@@ -1,7 +1,8 @@
 """Score reasoning-gym items with the dataset's own `score_answer`.
 
 The answer is read from the text after `</think>` (its last `MAX_SCAN_CHARS`): the last `\\boxed{...}`, else
-the last non-empty line. A scorer that crashes on a model's answer scores it 0 ("scorer_error").
+the last non-empty line. A scorer that crashes on a model's answer scores it 0 (reason "error", the
+exception in `details["error"]`).
 The entry (reasoning-gym's dict: question, answer, metadata with `source_dataset`) goes to
 `reasoning_gym.get_score_answer_fn(source_dataset)`, which returns a score in [0, 1]. Only a score of
 exactly 1.0 counts as correct; the raw score is kept in `Verdict.score` (some datasets give partial credit,
