@@ -55,15 +55,62 @@ class SFTRow:
         return row
 
 
+# Why a verdict is what it is: one code per verdict, from this list only (docs/design.md § Reason codes).
+# A code says what KIND of outcome it was; the particulars (which Countdown rule broke, a judge's score, the
+# sandbox status, a scorer's exception) go into `Verdict.details["why"]` or `extracted`, never into the code,
+# so that counting verdicts by reason always counts the same few things.
+CORRECT = "correct"
+WRONG = "wrong"
+UNPARSED = "unparsed"
+INVALID_ANSWER = "invalid_answer"
+UNFINISHED = "unfinished"
+TOO_LONG = "too_long"
+TIMEOUT = "timeout"
+ERROR = "error"
+NOT_A_STRING = "not_a_string"
+GOLD_UNPARSED = "gold_unparsed"
+REFUSED = "refused"
+COMPLIED = "complied"
+SAFE = "safe"
+HARMFUL = "harmful"
+SCORED = "scored"
+
+REASONS: dict[str, str] = {
+    CORRECT: "an answer was read and is right (for code: every test passed)",
+    WRONG: "an answer was read and is not right (for code: a test failed or the program crashed)",
+    UNPARSED: "no answer could be read: no box, letter or code, an empty answer, an unreadable judge reply",
+    INVALID_ANSWER: "an answer was read but breaks the task's rules (e.g. Countdown reuses a number)",
+    UNFINISHED: "no answer part: the think block never closed, or nothing follows it (strict protocols)",
+    TOO_LONG: "the answer is longer than the scorer reads",
+    TIMEOUT: "scoring ran out of time (the program, or the parser)",
+    ERROR: "the scorer failed on this completion (it crashed, its worker died); counted as not right",
+    NOT_A_STRING: "the completion (or gold) is not text",
+    GOLD_UNPARSED: "the gold answer is missing or cannot be read: a data problem, not the model's",
+    REFUSED: "the refusal lexicon found a refusal phrase (a proxy, not a judge)",
+    COMPLIED: "the refusal lexicon found no refusal phrase (a proxy, not a judge)",
+    SAFE: "a safety judge scored the answer below an attack success",
+    HARMFUL: "a safety judge scored the answer an attack success",
+    SCORED: "a scalar score with no right or wrong (e.g. a reward model's)",
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """A scorer's judgement of one completion. `reason` is a short machine-friendly word or phrase."""
+    """A scorer's judgement of one completion. `reason` is one of `REASONS`; left empty, it is `correct`
+    or `wrong` from `correct` (a scorer that knows no more than that says no more). Any other word is a
+    ValueError, so no scorer invents a code that `eval score` and `data verify` would count apart."""
 
     correct: bool
     extracted: str | None = None
     reason: str = ""
     score: float | None = None  # defaults to 1.0/0.0 from `correct` when None
     details: dict[str, Any] | None = None  # metric-specific extras (IFEval's loose/instruction scores, ...)
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            object.__setattr__(self, "reason", CORRECT if self.correct else WRONG)
+        elif self.reason not in REASONS:
+            raise ValueError(f"unknown verdict reason {self.reason!r} (known: {', '.join(REASONS)})")
 
     @property
     def value(self) -> float:

@@ -53,8 +53,8 @@ def test_verify_math_rows_with_report_and_rejected(mathfile, tmp_path, capsys):
     assert code == 0 and mathfile.read_bytes() == before
     report = json.loads(rep.read_text())
     assert report["kept"] == 6 and report["rejected"] == 2
-    assert report["rejected_by_reason"] == {"unparseable": 1, "wrong": 1}
-    assert [r.extra["verify_reason"] for r in read_rows(rej)] == ["wrong", "unparseable"]
+    assert report["rejected_by_reason"] == {"unparsed": 1, "wrong": 1} and report["unparsed"] == 1
+    assert [r.extra["verify_reason"] for r in read_rows(rej)] == ["wrong", "unparsed"]
     assert len(read_rows(out)) == 6
 
 
@@ -276,6 +276,18 @@ def test_unwritable_output_is_a_one_line_error(mathfile, tmp_path, capsys, monke
 
 
 COUNTDOWN = {"numbers": [3, 5], "response": "3+5=8 \\boxed{3+5}", "answer": "8"}
+
+
+def test_rejected_countdown_rows_carry_the_code_and_the_broken_rule(tmp_path, capsys):
+    path, rejected = tmp_path / "cd.jsonl", tmp_path / "rejected.parquet"
+    reused, unboxed = {"response": "\\boxed{5+3-5+5}"}, {"response": "eight\nis my answer"}
+    _write(path, [{**mathcot(1), **COUNTDOWN, "target": 8, **change} for change in ({}, reused, unboxed)])
+    argv = ["data", "verify", str(path), "--out", str(tmp_path / "k.parquet"), "--rejected", str(rejected)]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rejected_by_reason"] == {"invalid_answer": 1, "unparsed": 1} and report["unparsed"] == 1
+    codes = [(r.extra["verify_reason"], r.extra["verify_why"]) for r in read_rows(rejected)]
+    assert codes == [("invalid_answer", "number_reused"), ("unparsed", "no_boxed")]
 
 
 @pytest.mark.parametrize(

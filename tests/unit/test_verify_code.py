@@ -151,8 +151,8 @@ def test_a_crafted_pickle_is_refused_not_run(tmp_path):
 @pytest.mark.parametrize(
     ("completion", "correct", "reason"),
     [
-        ("```python\na, b = map(int, input().split())\nprint(a + b)\n```", True, "passed"),
-        ("```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```", True, "passed"),
+        ("```python\na, b = map(int, input().split())\nprint(a + b)\n```", True, "correct"),
+        ("```python\nimport sys\nprint(sum(map(int, sys.stdin.read().split())))\n```", True, "correct"),
         ("```python\na, b = map(int, input().split())\nprint(a - b)\n```", False, "wrong"),
         ("```python\nwhile True:\n    pass\n```", False, "timeout"),
         ("I don't know.", False, "wrong"),
@@ -241,7 +241,7 @@ def test_every_code_verdict_records_the_sandbox_mode():
         score_code(STDIN_PROBLEM, "print(sum(map(int, input().split())))"),
         score_code(FUNCTIONAL_PROBLEM, TWO_SUM),
     ]
-    assert [v.reason for v in verdicts] == ["passed", "no-code", "passed", "passed"]
+    assert [v.reason for v in verdicts] == ["correct", "unparsed", "correct", "correct"]
     assert all(v.details == {"sandbox": mode} for v in verdicts)
 
 
@@ -277,4 +277,4 @@ def test_eval_score_scores_a_malformed_marker_as_wrong(tmp_path, capsys):
     code, err = _scored_or_error(tmp_path, capsys, rows)
     assert code == 0, err  # was a JSONDecodeError traceback
     scored = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [(r["correct"], r["reason"]) for r in scored] == [(False, "wrong"), (True, "passed")]
+    assert [(r["correct"], r["reason"]) for r in scored] == [(False, "wrong"), (True, "correct")]

@@ -7,36 +7,37 @@ from sftscope.verify.countdown import CountdownVerifier, score_countdown, verify
 
 
 @pytest.mark.parametrize(
-    ("expression", "numbers", "target", "reason"),
+    ("expression", "numbers", "target", "reason", "why"),
     [
-        ("7*3+5", [3, 7, 5], 26, "correct"),
-        ("(7+5)*3", [3, 7, 5], 36, "correct"),
-        ("7 × 3 + 5 = 26", [3, 7, 5], 26, "correct"),
-        ("7 \\times 3 + 5", [3, 7, 5], 26, "correct"),
-        ("10-3", [1, 3, 10], 7, "correct"),  # not every number has to be used
-        ("7*3+5", [3, 7, 5], 27, "wrong_value"),
-        ("7*3+5 = 27", [3, 7, 5], 26, "wrong_equation"),
-        ("7+7", [7, 2], 14, "number_reused"),
-        ("8+1", [7, 1], 9, "number_not_given"),
-        ("3-7+5", [3, 7, 5], 1, "non_positive_intermediate"),
-        ("5-5+3", [5, 5, 3], 3, "non_positive_intermediate"),
-        ("7/2*2", [7, 2, 2], 7, "inexact_division"),
-        ("-3+7", [3, 7], 4, "disallowed_syntax"),
-        ("9**9**9", [9, 9, 9], 1, "bad_characters"),
-        ("9//3", [9, 3], 3, "bad_characters"),
-        ("__import__('os').system('true')", [1], 1, "bad_characters"),
-        ("٣+1", [3, 1], 4, "bad_characters"),
-        ("3.0+1", [3, 1], 4, "bad_characters"),
-        ("(3+1", [3, 1], 4, "syntax"),
-        ("", [3], 3, "empty"),
-        ("1" * 10_000_000, [1], 1, "too_long"),
-        ("(" * 150 + "1" + ")" * 150, [1], 1, "too_long"),
-        ("99999999999999*99999999999999", [99999999999999], 1, "operand_too_large"),
+        ("7*3+5", [3, 7, 5], 26, "correct", None),
+        ("(7+5)*3", [3, 7, 5], 36, "correct", None),
+        ("7 × 3 + 5 = 26", [3, 7, 5], 26, "correct", None),
+        ("7 \\times 3 + 5", [3, 7, 5], 26, "correct", None),
+        ("10-3", [1, 3, 10], 7, "correct", None),  # not every number has to be used
+        ("7*3+5", [3, 7, 5], 27, "wrong", "wrong_value"),
+        ("7*3+5 = 27", [3, 7, 5], 26, "wrong", "wrong_equation"),
+        ("7+7", [7, 2], 14, "invalid_answer", "number_reused"),
+        ("8+1", [7, 1], 9, "invalid_answer", "number_not_given"),
+        ("3-7+5", [3, 7, 5], 1, "invalid_answer", "non_positive_intermediate"),
+        ("5-5+3", [5, 5, 3], 3, "invalid_answer", "non_positive_intermediate"),
+        ("7/2*2", [7, 2, 2], 7, "invalid_answer", "inexact_division"),
+        ("-3+7", [3, 7], 4, "invalid_answer", "disallowed_syntax"),
+        ("9**9**9", [9, 9, 9], 1, "unparsed", "bad_characters"),
+        ("9//3", [9, 3], 3, "unparsed", "bad_characters"),
+        ("__import__('os').system('true')", [1], 1, "unparsed", "bad_characters"),
+        ("٣+1", [3, 1], 4, "unparsed", "bad_characters"),
+        ("3.0+1", [3, 1], 4, "unparsed", "bad_characters"),
+        ("(3+1", [3, 1], 4, "unparsed", "syntax"),
+        ("", [3], 3, "unparsed", "empty"),
+        ("1" * 10_000_000, [1], 1, "too_long", None),
+        ("(" * 150 + "1" + ")" * 150, [1], 1, "too_long", None),
+        ("99999999999999*99999999999999", [99999999999999], 1, "invalid_answer", "operand_too_large"),
     ],
 )
-def test_verify_countdown_reasons(expression, numbers, target, reason):
+def test_verify_countdown_reasons(expression, numbers, target, reason, why):
+    """The code is one of records.REASONS; the broken rule is in details["why"]."""
     verdict = verify_countdown(expression, numbers, target)
-    assert verdict.reason == reason
+    assert (verdict.reason, (verdict.details or {}).get("why")) == (reason, why)
     assert verdict.correct is (reason == "correct")
 
 
@@ -56,7 +57,8 @@ def test_score_completion_uses_last_box_after_think():
     assert score_countdown(text, [3, 7, 5], 26).correct
     assert score_countdown("<think>\\boxed{7*3+5}", [3, 7, 5], 26).reason == "unfinished"
     assert score_countdown("7*3+5", [3, 7, 5], 26).correct  # a bare expression
-    assert score_countdown("no answer here\nat all", [3, 7, 5], 26).reason == "no_boxed"
+    no_box = score_countdown("no answer here\nat all", [3, 7, 5], 26)
+    assert (no_box.reason, no_box.details) == ("unparsed", {"why": "no_boxed"})
     assert score_countdown("x" * 10_000_000 + "\\boxed{7*3+5}", [3, 7, 5], 26).correct
 
 

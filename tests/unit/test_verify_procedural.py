@@ -115,12 +115,12 @@ def test_a_scorer_crash_on_model_output_scores_zero():
     # reasoning-gym's prime_factorization raises ValueError on an answer that is not a product of integers.
     entry = _entry("prime_factorization")
     verdict = ProceduralVerifier().score(None, "\\boxed{garbage}", entry=entry)
-    assert (verdict.correct, verdict.reason, verdict.score) == (False, "scorer_error", 0.0)
+    assert (verdict.correct, verdict.reason, verdict.score) == (False, "error", 0.0)
     assert verdict.details["error"].startswith("ValueError")
 
 
 def test_overlong_answers_are_not_handed_to_the_scorer():
     entry = _entry("chain_sum")
     verdict = ProceduralVerifier().score(None, "7" * (MAX_ANSWER_CHARS + 1), entry=entry)
-    assert (verdict.reason, verdict.details) == ("answer_too_long", {"answer_chars": MAX_ANSWER_CHARS + 1})
+    assert (verdict.reason, verdict.details) == ("too_long", {"answer_chars": MAX_ANSWER_CHARS + 1})
     assert ProceduralVerifier().score(None, None, entry=entry).reason == "not_a_string"

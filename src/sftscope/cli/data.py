@@ -75,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="input data")
     p.add_argument("--out", required=True, help="kept rows (.parquet/.jsonl)")
-    p.add_argument("--rejected", help="also write rejected rows, with a `verify_reason` column")
+    p.add_argument(
+        "--rejected",
+        help="also write rejected rows, with `verify_reason` (the reason code) and `verify_why` (the detail)",
+    )
     p.add_argument("--report", help="write the JSON report here (it is always printed)")
     p.add_argument("--workers", type=int, default=2, help="Math-Verify worker processes")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per row before it counts as timed out")
@@ -230,7 +233,10 @@ def run_verify(args) -> int:
     write_rows([row for row, v in zip(rows, verdicts) if v.correct], args.out)
     if args.rejected:
         rejected = [
-            replace(row, extra={**row.extra, "verify_reason": v.reason})
+            replace(
+                row,
+                extra={**row.extra, "verify_reason": v.reason, "verify_why": (v.details or {}).get("why")},
+            )
             for row, v in zip(rows, verdicts)
             if not v.correct
         ]

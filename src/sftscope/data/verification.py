@@ -3,7 +3,9 @@
 Routing: a row with `numbers` and `target` columns is a Countdown row and is checked in-process by
 `verify_countdown` (it is cheap and cannot hang); every other row goes to Math-Verify in a `MathPool`
 (worker processes with a per-row timeout), scoring the text after `</think>` unless told otherwise.
-A row without an answer is rejected as `no_answer`. The report counts kept rows and rejections by reason.
+A row without an answer is rejected as `gold_unparsed` (a data problem, not the model's). The report
+counts kept rows and rejections by reason code (`records.REASONS`); `unparsed` counts the rows whose
+response gave no answer to check (codes `unparsed` and `unfinished`), as the eval table's column does.
 A Countdown row whose `numbers` is not a list of integers, or whose `target` is not an integer ("three",
 NaN, inf), is malformed data, not a wrong answer: an `InputError` naming the row and the field.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sftscope.errors import row_error
-from sftscope.records import SFTRow, Verdict
+from sftscope.records import ERROR, GOLD_UNPARSED, TIMEOUT, UNFINISHED, UNPARSED, SFTRow, Verdict
 from sftscope.verify.countdown import score_countdown
 from sftscope.verify.math import MathPool
 
@@ -27,7 +29,7 @@ class VerifyReport:
     kept: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     timed_out: int = 0
-    unparseable: int = 0
+    unparsed: int = 0
     countdown_rows: int = 0
     math_rows: int = 0
     seconds: float = 0.0
@@ -39,7 +41,7 @@ class VerifyReport:
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "timed_out": self.timed_out,
-            "unparseable": self.unparseable,
+            "unparsed": self.unparsed,
             "countdown_rows": self.countdown_rows,
             "math_rows": self.math_rows,
             "seconds": round(self.seconds, 3),
@@ -107,7 +109,7 @@ def verify_rows(
             numbers, target = countdown_problem(row, source, i)
             verdicts[i] = score_countdown(row.response, numbers, target, strip_think=strip_think)
         elif row.answer is None or not row.answer.strip():
-            verdicts[i] = Verdict(False, None, "no_answer")
+            verdicts[i] = Verdict(False, None, GOLD_UNPARSED, details={"why": "no answer"})
         else:
             math_indices.append(i)
     n_direct = len(rows) - len(math_indices)
@@ -121,7 +123,7 @@ def verify_rows(
             )
         for i, verdict in zip(math_indices, scored):
             verdicts[i] = verdict
-    return [v if v is not None else Verdict(False, None, "error") for v in verdicts]
+    return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts]
 
 
 def summarize(rows: list[SFTRow], verdicts: list[Verdict], seconds: float) -> VerifyReport:
@@ -135,10 +137,10 @@ def summarize(rows: list[SFTRow], verdicts: list[Verdict], seconds: float) -> Ve
         if verdict.correct:
             report.kept += 1
             continue
-        reasons[verdict.reason or "wrong"] += 1
-        if verdict.reason == "timeout":
+        reasons[verdict.reason] += 1
+        if verdict.reason == TIMEOUT:
             report.timed_out += 1
-        if verdict.reason in ("unparseable", "no_boxed", "syntax", "bad_characters", "unfinished"):
-            report.unparseable += 1
+        if verdict.reason in (UNPARSED, UNFINISHED):
+            report.unparsed += 1
     report.rejected = dict(reasons)
     return report

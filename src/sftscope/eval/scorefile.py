@@ -18,7 +18,7 @@ from sftscope.atomic import atomic_open, check_outputs
 from sftscope.errors import InputError, row_error
 from sftscope.eval.datasource import read_jsonl
 from sftscope.eval.spec import Example, ScoreContext
-from sftscope.records import Verdict
+from sftscope.records import ERROR, Verdict
 
 OUTPUT_FIELDS = ("correct", "extracted", "reason", "score", "details", "error")
 
@@ -101,7 +101,7 @@ def _score_with_verifier(path: Path, name: str, rows: list[dict]) -> list[Verdic
 
 def _fields(outcome: Verdict | str) -> dict[str, Any]:
     if isinstance(outcome, str):
-        return {"correct": False, "extracted": None, "reason": "error", "score": 0.0, "error": outcome}
+        return {"correct": False, "extracted": None, "reason": ERROR, "score": 0.0, "error": outcome}
     fields: dict[str, Any] = {
         "correct": outcome.correct,
         "extracted": outcome.extracted,

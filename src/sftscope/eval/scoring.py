@@ -22,7 +22,7 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import SampleRecord, Verdict
+from sftscope.records import TIMEOUT, SampleRecord, Verdict
 from sftscope.store.db import Store
 
 Outcome = Verdict | str  # a verdict, or why the row could not be scored
@@ -138,7 +138,7 @@ class SampleScorer:
             if status == "ok":
                 outcomes.append(value)
             elif status == "timeout":
-                outcomes.append(Verdict(False, None, "timeout"))
+                outcomes.append(Verdict(False, None, TIMEOUT))
             else:
                 outcomes.append(str(value))
         return outcomes

@@ -16,7 +16,7 @@ import string
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict, split_think
+from sftscope.records import CORRECT, NOT_A_STRING, UNPARSED, WRONG, Verdict, split_think
 from sftscope.verify.boxed import last_boxed, scan_note, scan_tail
 
 DEFAULT_LETTERS = string.ascii_uppercase[:10]  # A–J covers MMLU-Pro; GPQA uses A–D
@@ -68,13 +68,13 @@ def extract_choice(completion: str, letters: str = DEFAULT_LETTERS) -> str | Non
 def verify_choice(gold: str, completion: str, letters: str = DEFAULT_LETTERS) -> Verdict:
     """Correct when the extracted letter equals `gold`; reason "correct", "wrong" or "unparsed"."""
     if not isinstance(completion, str):
-        return Verdict(False, None, "not_a_string")
+        return Verdict(False, None, NOT_A_STRING)
     answer = split_think(completion)[1]
     extracted = choice_in(scan_tail(answer), letters)
     if extracted is None:
-        return Verdict(False, None, "unparsed", details=scan_note(answer))
+        return Verdict(False, None, UNPARSED, details=scan_note(answer))
     correct = extracted == gold.strip().upper()
-    return Verdict(correct, extracted, "correct" if correct else "wrong", details=scan_note(answer))
+    return Verdict(correct, extracted, CORRECT if correct else WRONG, details=scan_note(answer))
 
 
 def option_letters(value: Any) -> str:

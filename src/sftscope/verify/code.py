@@ -18,7 +18,10 @@ A row's `per_test_s` sets the time per test. It is clamped to `max_per_test_s` (
 so a row cannot lift the sandbox's limits; a non-number, NaN, zero or a negative value is an InputError.
 
 Every verdict records the sandbox mode it ran in as `details["sandbox"]` (bwrap, fallback-root or
-unsafe). Where no mode is safe and the user has not opted in, scoring raises `SandboxRefused`.
+unsafe). Reasons: `correct` (every test passed), `wrong` (a test failed; a program that crashed or
+printed past the output limit fails too, with the sandbox status in `details["why"]`), `timeout`,
+`unparsed` (no code), `not_a_string`, `error` (the sandbox itself failed). Where no mode is safe and the
+user has not opted in, scoring raises `SandboxRefused`.
 
 Trust choice for the hub's private tests: they are base64 + zlib + pickle. LCB calls `pickle.loads` on them.
 We unpickle with an Unpickler that refuses every global (`find_class` raises), so only plain data (the JSON
@@ -38,7 +41,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict, split_think
+from sftscope.records import CORRECT, ERROR, NOT_A_STRING, TIMEOUT, UNPARSED, WRONG, Verdict, split_think
 from sftscope.verify.harness import functional_program, humaneval_program, parse_report
 from sftscope.verify.sandbox import RunResult, SandboxLimits, require_sandbox, run_python
 
@@ -76,10 +79,21 @@ def _verdict(correct: bool, code: str | None, reason: str, mode: str, score: flo
     return Verdict(correct, code, reason, score=score, details={"sandbox": mode})
 
 
-def _status_reason(result: RunResult) -> str:
-    if result.status in ("timeout", "output-limit", "sandbox-error"):
-        return result.status
-    return "wrong"
+def _program(completion: Any, allow_unsafe: bool) -> str | Verdict:
+    """The code to run, or the verdict on a completion that has none (not text, or no code in it)."""
+    if not isinstance(completion, str):
+        return _verdict(False, None, NOT_A_STRING, require_sandbox(allow_unsafe))
+    code = extract_code(completion)
+    return code if code is not None else _verdict(False, None, UNPARSED, require_sandbox(allow_unsafe))
+
+
+def _failed(code: str, result: RunResult, score: float | None = None) -> Verdict:
+    """The verdict on a program that did not pass: the sandbox status decides the reason."""
+    reason = {"timeout": TIMEOUT, "sandbox-error": ERROR}.get(result.status, WRONG)
+    details = {"sandbox": result.mode}
+    if result.status not in ("ok", "timeout"):  # a crash, the output limit, a sandbox failure: say which
+        details["why"] = result.status
+    return Verdict(False, code, reason, score=score, details=details)
 
 
 # --- HumanEval --------------------------------------------------------------------------------------------
@@ -103,9 +117,9 @@ def score_humaneval(
     problem: dict[str, Any], completion: str, *, timeout_s: float = PER_TEST_S, allow_unsafe: bool = False
 ) -> Verdict:
     _check_humaneval(problem)
-    code = extract_code(completion)
-    if code is None:
-        return _verdict(False, None, "no-code", require_sandbox(allow_unsafe))
+    code = _program(completion, allow_unsafe)
+    if isinstance(code, Verdict):
+        return code
     result = run_python(
         humaneval_program(problem, code),
         limits=SandboxLimits(wall_s=timeout_s),
@@ -113,8 +127,9 @@ def score_humaneval(
         report=True,
     )
     report = parse_report(result.report)
-    passed = result.ok and report is not None and report["status"] == "passed"
-    return _verdict(passed, code, "passed" if passed else _status_reason(result), result.mode)
+    if result.ok and report is not None and report["status"] == "passed":
+        return _verdict(True, code, CORRECT, result.mode)
+    return _failed(code, result)
 
 
 # --- LiveCodeBench ----------------------------------------------------------------------------------------
@@ -227,9 +242,9 @@ def _score_functional(
     result = run_python(program, limits=limits, allow_unsafe=allow_unsafe, report=True)
     report = parse_report(result.report)
     if not result.ok or report is None or not isinstance(report.get("passed"), int):
-        return _verdict(False, code, _status_reason(result), result.mode, score=0.0)
+        return _failed(code, result, score=0.0)
     passed = report["status"] == "passed" and report["passed"] == len(pairs)
-    reason = "passed" if passed else report["status"] if report["status"] == "timeout" else "wrong"
+    reason = CORRECT if passed else TIMEOUT if report["status"] == "timeout" else WRONG
     return _verdict(passed, code, reason, result.mode)
 
 
@@ -246,9 +261,9 @@ def score_lcb(
             f"LCB problem {problem.get('question_id', '?')}: no test cases "
             "(public_test_cases and private_test_cases are both empty)"
         )
-    code = extract_code(completion)
-    if code is None:
-        return _verdict(False, None, "no-code", require_sandbox(allow_unsafe))
+    code = _program(completion, allow_unsafe)
+    if isinstance(code, Verdict):
+        return code
     if fn_name and tests[0].get("testtype") == "functional":
         return _score_functional(code, tests, fn_name, per_test_s, allow_unsafe)
     mode = ""
@@ -258,10 +273,10 @@ def score_lcb(
         )
         mode = result.mode
         if not result.ok:
-            return _verdict(False, code, _status_reason(result), mode)
+            return _failed(code, result)
         if not stdout_matches(result.stdout, test["output"]):
-            return _verdict(False, code, "wrong", mode)
-    return _verdict(True, code, "passed", mode)
+            return _verdict(False, code, WRONG, mode)
+    return _verdict(True, code, CORRECT, mode)
 
 
 # --- the verifier and its worker pool ---------------------------------------------------------------------

@@ -10,7 +10,13 @@ The rules, shared with the generator in `sftscope.data.countdown`:
 Safety: the text is length-checked and character-whitelisted (ASCII digits, operators, parentheses, spaces)
 before `ast.parse`; only BinOp/Constant nodes are evaluated, never `eval`. Operands above `MAX_OPERAND`
 are rejected, so `9**9**9` (refused anyway: `**` is not an operator here), 10 MB strings, unicode digits
-such as '٣' and deep nesting all return quickly with a reason.
+such as '٣' and deep nesting all return quickly with a verdict.
+
+Reasons (`records.REASONS`): `unparsed` when no expression can be read (no box, empty, characters or syntax
+outside the grammar), `invalid_answer` when an expression breaks a rule, `wrong` when it is valid but does
+not reach the target (or states another one), `too_long`, `unfinished`. `details["why"]` names the rule or
+the problem: number_reused, number_not_given, inexact_division, non_positive_intermediate, bad_characters,
+syntax, wrong_value, wrong_equation, ...
 """
 
 from __future__ import annotations
@@ -23,7 +29,17 @@ from fractions import Fraction
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict, split_think
+from sftscope.records import (
+    CORRECT,
+    INVALID_ANSWER,
+    NOT_A_STRING,
+    TOO_LONG,
+    UNFINISHED,
+    UNPARSED,
+    WRONG,
+    Verdict,
+    split_think,
+)
 from sftscope.verify.boxed import last_boxed
 
 MAX_EXPRESSION_CHARS = 200
@@ -35,48 +51,52 @@ _DIGITS = re.compile(r"\s*([0-9]{1,13})\s*")  # a target written as text, as JSO
 
 
 class _Reject(Exception):
-    """An expression breaks a rule; the message is the Verdict reason."""
+    """An expression breaks a rule; the message is the rule, the verdict's `details["why"]`."""
+
+
+def _verdict(reason: str, extracted: str | None, why: str) -> Verdict:
+    return Verdict(False, extracted, reason, details={"why": why})
 
 
 def verify_countdown(expression: str | None, numbers: list[int], target: int) -> Verdict:
     """Score a bare expression such as `7*3+5` against the given numbers and target."""
     if expression is None:
-        return Verdict(False, None, "no_answer")
+        return _verdict(UNPARSED, None, "no_answer")
     if not isinstance(expression, str):
-        return Verdict(False, None, "not_a_string")
+        return Verdict(False, None, NOT_A_STRING)
     if len(expression) > MAX_EXPRESSION_CHARS * 4:
-        return Verdict(False, None, "too_long")
+        return Verdict(False, None, TOO_LONG, details={"answer_chars": len(expression)})
     text = _normalize(expression)
     if "=" in text:
         text, _, rhs = text.partition("=")
         if rhs.strip() != str(target):
-            return Verdict(False, text.strip(), "wrong_equation")
+            return _verdict(WRONG, text.strip(), "wrong_equation")
     text = text.strip()
     if not text:
-        return Verdict(False, None, "empty")
+        return _verdict(UNPARSED, None, "empty")
     if len(text) > MAX_EXPRESSION_CHARS:
-        return Verdict(False, None, "too_long")
+        return Verdict(False, None, TOO_LONG, details={"answer_chars": len(text)})
     if not _ALLOWED.fullmatch(text) or "**" in text or "//" in text:
-        return Verdict(False, text, "bad_characters")
+        return _verdict(UNPARSED, text, "bad_characters")
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return Verdict(False, text, "syntax")
+        return _verdict(UNPARSED, text, "syntax")
     used: list[int] = []
     try:
         value = _evaluate(tree.body, used)
     except _Reject as exc:
-        return Verdict(False, text, str(exc))
+        return _verdict(INVALID_ANSWER, text, str(exc))
     except RecursionError:
-        return Verdict(False, text, "too_deep")
+        return _verdict(INVALID_ANSWER, text, "too_deep")
     available = Counter(int(n) for n in numbers)
     if Counter(used) - available:
         extra = sorted((Counter(used) - available).elements())
-        reason = "number_not_given" if any(n not in available for n in extra) else "number_reused"
-        return Verdict(False, text, reason)
+        why = "number_not_given" if any(n not in available for n in extra) else "number_reused"
+        return _verdict(INVALID_ANSWER, text, why)
     if value != int(target):
-        return Verdict(False, text, "wrong_value")
-    return Verdict(True, text, "correct")
+        return _verdict(WRONG, text, "wrong_value")
+    return Verdict(True, text, CORRECT)
 
 
 def score_countdown(completion: str, numbers: list[int], target: int, *, strip_think: bool = True) -> Verdict:
@@ -86,18 +106,18 @@ def score_countdown(completion: str, numbers: list[int], target: int, *, strip_t
     short expression (a bare model output) is scored as one.
     """
     if not isinstance(completion, str):
-        return Verdict(False, None, "not_a_string")
+        return Verdict(False, None, NOT_A_STRING)
     text = completion
     if strip_think:
         think, text = split_think(completion)
         if think is not None and not text.strip():
-            return Verdict(False, None, "unfinished")
+            return Verdict(False, None, UNFINISHED)
     boxed = last_boxed(text[-20000:])  # a box is short; never scan megabytes of hostile text twice
     if boxed is None:
         stripped = text.strip()
         if stripped and len(stripped) <= MAX_EXPRESSION_CHARS and "\n" not in stripped:
             return verify_countdown(stripped, numbers, target)
-        return Verdict(False, None, "no_boxed")
+        return _verdict(UNPARSED, None, "no_boxed")
     return verify_countdown(boxed, numbers, target)
 
 

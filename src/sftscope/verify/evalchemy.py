@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from sftscope.records import Verdict
+from sftscope.records import CORRECT, UNPARSED, WRONG, Verdict
 
 GPQA_LETTERS = "ABCD"
 # Tried in this order; within a pattern the FIRST match (case-insensitive) wins, so "the answer is a bit
@@ -79,9 +79,9 @@ def gpqa_answer(output: str) -> str:
 def score_gpqa(gold: str, completion: str) -> Verdict:
     letter = gpqa_answer(completion)
     if not letter:
-        return Verdict(False, None, "unparsed")
+        return Verdict(False, None, UNPARSED)
     correct = letter == gold
-    return Verdict(correct, letter, "correct" if correct else "wrong")
+    return Verdict(correct, letter, CORRECT if correct else WRONG)
 
 
 def lcb_code(response: str) -> str | None:

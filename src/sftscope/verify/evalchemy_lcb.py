@@ -32,7 +32,7 @@ import json
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict
+from sftscope.records import CORRECT, ERROR, TIMEOUT, UNPARSED, WRONG, Verdict
 from sftscope.verify.code import decode_tests
 from sftscope.verify.evalchemy import lcb_code
 from sftscope.verify.harness import parse_report
@@ -174,13 +174,20 @@ def score_lcb_reference(problem: dict[str, Any], completion: str, *, allow_unsaf
     """Grade one completion of a problem from `lcb_problem` (its private tests) as the reference does."""
     code = lcb_code(completion)
     if code is None:
-        return Verdict(False, None, "no-code")
+        return Verdict(False, None, UNPARSED)
     tests = problem["tests"]
     limits = SandboxLimits(wall_s=(PER_TEST_S + 1) * len(tests) + 5)
     program = harness_program(code, tests, problem["is_stdin"])
     result = run_python(program, limits=limits, allow_unsafe=allow_unsafe, report=True)
     report = parse_report(result.report)
     if report is None:  # killed (time, memory, output) or crashed before its verdict: a failure
-        return Verdict(False, code, result.status if result.status != "ok" else "no-report")
-    passed = report["status"] == "passed"
-    return Verdict(passed, code, "passed" if passed else report["status"])
+        if result.status == "timeout":
+            return Verdict(False, code, TIMEOUT)
+        reason = ERROR if result.status == "sandbox-error" else WRONG
+        return Verdict(False, code, reason, details={"why": "no-report" if result.ok else result.status})
+    if report["status"] == "passed":
+        return Verdict(True, code, CORRECT)
+    # "wrong" (a test failed) or "exit" (the program called sys.exit): both fail as the reference fails them
+    return Verdict(
+        False, code, WRONG, details=None if report["status"] == "wrong" else {"why": report["status"]}
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import string
 
-from sftscope.records import Verdict
+from sftscope.records import CORRECT, UNPARSED, WRONG, Verdict
 
 # The fork's four substitutions, in order: closed think blocks go (with the whitespace after them), then
 # everything up to the LAST `</think>` (an opener the chat template put in the prompt), and the same two
@@ -61,9 +61,9 @@ def _normalized(text: str) -> str:
 def score_mmlu_pro(gold: str, completion: str) -> Verdict:
     extracted = extract_mmlu_pro(completion)
     if extracted == INVALID:
-        return Verdict(False, None, "unparsed")
+        return Verdict(False, None, UNPARSED)
     correct = _normalized(extracted) == _normalized(gold)
-    return Verdict(correct, extracted, "correct" if correct else "wrong")
+    return Verdict(correct, extracted, CORRECT if correct else WRONG)
 
 
 def halueval_prediction(completion: str) -> str | None:
@@ -84,9 +84,9 @@ def score_halueval(gold: str, completion: str) -> Verdict:
     """Correct when the judgement equals the gold "yes"/"no" (whether the sample holds a hallucination)."""
     prediction = halueval_prediction(completion)
     if prediction is None:
-        return Verdict(False, None, "unparsed")
+        return Verdict(False, None, UNPARSED)
     correct = prediction == gold
-    return Verdict(correct, prediction, "correct" if correct else "wrong")
+    return Verdict(correct, prediction, CORRECT if correct else WRONG)
 
 
 def truthfulqa_judge_text(question: str, completion: str) -> str:

@@ -22,7 +22,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict, split_think
+from sftscope.records import (
+    CORRECT,
+    ERROR,
+    GOLD_UNPARSED,
+    NOT_A_STRING,
+    TIMEOUT,
+    TOO_LONG,
+    UNFINISHED,
+    UNPARSED,
+    WRONG,
+    Verdict,
+    split_think,
+)
 from sftscope.verify.boxed import last_boxed, scan_note, scan_tail
 
 # The most Math-Verify parses: a longer box is not a math answer, and Math-Verify's cost grows faster than
@@ -65,10 +77,10 @@ def answer_text(completion: str, *, strip_think: bool = True) -> str | None:
 def verify_math(gold: str, completion: str, *, strip_think: bool = True, timeout: float = 5.0) -> Verdict:
     """Does `completion`'s final answer equal `gold`? Runs in this process (use `MathPool` for many rows)."""
     if not isinstance(completion, str) or not isinstance(gold, str):
-        return Verdict(False, None, "not_a_string")
+        return Verdict(False, None, NOT_A_STRING)
     part = answer_part(completion, strip_think=strip_think)
     if part is None:
-        return Verdict(False, None, "unfinished")
+        return Verdict(False, None, UNFINISHED)
     verdict = verify_answer(gold, scan_tail(part), timeout=timeout)
     return _with_note(verdict, scan_note(part))
 
@@ -86,7 +98,7 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
     _quiet_math_verify()
     boxed = last_boxed(text)
     if boxed is not None and len(boxed) > MAX_MATH_CHARS:
-        return Verdict(False, None, "answer_too_long", details={"answer_chars": len(boxed)})
+        return Verdict(False, None, TOO_LONG, details={"answer_chars": len(boxed)})
     note = {"parsed_chars": MAX_MATH_CHARS} if boxed is None and len(text) > MAX_MATH_CHARS else None
     text = boxed_answer(text)
     # signal.alarm only works in the main thread; elsewhere the caller (MathPool) owns the timeout.
@@ -95,13 +107,13 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
     configs = [LatexExtractionConfig(), ExprExtractionConfig()]
     gold_parsed = parse(gold_text, configs, parsing_timeout=seconds)
     if not gold_parsed:
-        return Verdict(False, None, "gold_unparseable")
+        return Verdict(False, None, GOLD_UNPARSED)
     pred_parsed = parse(text, configs, parsing_timeout=seconds)
     if not pred_parsed:
-        return Verdict(False, None, "unparseable", details=note)
+        return Verdict(False, None, UNPARSED, details=note)
     extracted = str(pred_parsed[-1]) if len(pred_parsed) > 1 else str(pred_parsed[0])
     ok = verify(gold_parsed, pred_parsed, timeout_seconds=seconds)
-    return Verdict(bool(ok), extracted, "correct" if ok else "wrong", details=note)
+    return Verdict(bool(ok), extracted, CORRECT if ok else WRONG, details=note)
 
 
 @functools.cache
@@ -187,11 +199,11 @@ class MathPool:
         rows, where = [], []
         for index, (gold, completion) in enumerate(pairs):
             if not isinstance(completion, str) or not isinstance(gold, str):
-                results[index] = Verdict(False, None, "not_a_string")
+                results[index] = Verdict(False, None, NOT_A_STRING)
                 continue
             part = answer_part(completion, strip_think=self.strip_think)
             if part is None:  # decided here: no need to ship the row to a worker
-                results[index] = Verdict(False, None, "unfinished")
+                results[index] = Verdict(False, None, UNFINISHED)
                 continue
             if note := scan_note(part):
                 notes[index] = note
@@ -203,10 +215,10 @@ class MathPool:
             if status == "ok":
                 results[index] = value
             elif status == "timeout":
-                results[index] = Verdict(False, None, "timeout")
+                results[index] = Verdict(False, None, TIMEOUT)
             else:
-                results[index] = Verdict(False, None, "worker_died" if "died" in str(value) else "error")
-        verdicts = [r if r is not None else Verdict(False, None, "error") for r in results]
+                results[index] = Verdict(False, None, ERROR, details={"why": str(value)[:200]})
+        verdicts = [r if r is not None else Verdict(False, None, ERROR) for r in results]
         for index, note in notes.items():
             verdicts[index] = _with_note(verdicts[index], note)
         return verdicts

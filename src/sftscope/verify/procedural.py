@@ -1,7 +1,8 @@
 """Score reasoning-gym items with the dataset's own `score_answer`.
 
 The answer is read from the text after `</think>` (its last `MAX_SCAN_CHARS`): the last `\\boxed{...}`, else
-the last non-empty line. A scorer that crashes on a model's answer scores it 0 ("scorer_error").
+the last non-empty line. A scorer that crashes on a model's answer scores it 0 (reason "error", the
+exception in `details["error"]`).
 The entry (reasoning-gym's dict: question, answer, metadata with `source_dataset`) goes to
 `reasoning_gym.get_score_answer_fn(source_dataset)`, which returns a score in [0, 1]. Only a score of
 exactly 1.0 counts as correct; the raw score is kept in `Verdict.score` (some datasets give partial credit,
@@ -16,7 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 from sftscope.errors import InputError
-from sftscope.records import Verdict, split_think
+from sftscope.records import (
+    CORRECT,
+    ERROR,
+    NOT_A_STRING,
+    TOO_LONG,
+    UNPARSED,
+    WRONG,
+    Verdict,
+    split_think,
+)
 from sftscope.verify.boxed import last_boxed, scan_note, scan_tail
 
 # Longer answers are not handed to reasoning-gym: its scorers were written for puzzle-sized answers (a grid
@@ -111,14 +121,14 @@ def verify_procedural(gold: Any, completion: str, *, entry: Any) -> Verdict:
     """Score one completion of a reasoning-gym item; `entry` is the item dict (or its JSON)."""
     item = _entry(gold, entry)
     if not isinstance(completion, str):
-        return Verdict(False, None, "not_a_string", score=0.0)
+        return Verdict(False, None, NOT_A_STRING, score=0.0)
     answer = split_think(completion)[1]
     note = scan_note(answer)
     extracted = answer_in(scan_tail(answer))
     if extracted is None:
-        return Verdict(False, None, "unparsed", score=0.0, details=note)
+        return Verdict(False, None, UNPARSED, score=0.0, details=note)
     if len(extracted) > MAX_ANSWER_CHARS:
-        return Verdict(False, None, "answer_too_long", score=0.0, details={"answer_chars": len(extracted)})
+        return Verdict(False, None, TOO_LONG, score=0.0, details={"answer_chars": len(extracted)})
     score_fn = _score_fn(item["metadata"]["source_dataset"])
     try:
         raw = float(score_fn(extracted, item))
@@ -127,9 +137,9 @@ def verify_procedural(gold: Any, completion: str, *, entry: Any) -> Verdict:
         if error is not None:
             raise error from None
         details = {**(note or {}), "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-        return Verdict(False, extracted, "scorer_error", score=0.0, details=details)
+        return Verdict(False, extracted, ERROR, score=0.0, details=details)
     correct = raw == 1.0
-    return Verdict(correct, extracted, "correct" if correct else "wrong", score=raw, details=note)
+    return Verdict(correct, extracted, CORRECT if correct else WRONG, score=raw, details=note)
 
 
 class ProceduralVerifier:

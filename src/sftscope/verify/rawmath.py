@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 
-from sftscope.records import Verdict
+from sftscope.records import CORRECT, NOT_A_STRING, UNPARSED, WRONG, Verdict
 
 TIMEOUT_S = 5  # Math-Verify's defaults for parse and verify, which the reference keeps
 
@@ -32,7 +32,7 @@ def score_math_raw(gold: str, completion: str) -> Verdict:
     from math_verify import parse, verify
 
     if not isinstance(completion, str) or not isinstance(gold, str):
-        return Verdict(False, None, "not_a_string")
+        return Verdict(False, None, NOT_A_STRING)
     seconds = TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
     gold_parsed = parse(boxed_gold(gold), parsing_timeout=seconds)
     try:
@@ -41,8 +41,8 @@ def score_math_raw(gold: str, completion: str) -> Verdict:
         predicted = completion
     ok = bool(verify(gold_parsed, predicted, timeout_seconds=seconds))
     if isinstance(predicted, str):
-        return Verdict(ok, None, "correct" if ok else "unparseable")
+        return Verdict(ok, None, CORRECT if ok else UNPARSED)
     if not predicted:
-        return Verdict(False, None, "unparseable")
+        return Verdict(False, None, UNPARSED)
     extracted = str(predicted[-1]) if len(predicted) > 1 else str(predicted[0])
-    return Verdict(ok, extracted, "correct" if ok else "wrong")
+    return Verdict(ok, extracted, CORRECT if ok else WRONG)

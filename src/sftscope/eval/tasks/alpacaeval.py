@@ -21,7 +21,7 @@ from sftscope.errors import InputError
 from sftscope.eval.datafiles import FileRule, task_rows
 from sftscope.eval.datasource import require
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import SamplingParams, Verdict
+from sftscope.records import SCORED, SamplingParams, Verdict
 
 HUB_ID = "tatsu-lab/alpaca_eval"
 FILES = FileRule(("alpaca_eval.json|*/alpaca_eval.json",), "alpaca_eval.json")
@@ -70,7 +70,7 @@ def score_paper(examples: list[Example], completions: list[str], ctx: ScoreConte
         raise InputError("alpacaeval is scored by a reward model: pass --reward-model MODEL")
     prompts = [[{"role": "user", "content": instruction(ex)}] for ex in examples]
     rewards = ctx.reward_model.score(prompts, [answer(c) for c in completions])
-    return [Verdict(False, None, "reward", score=r, details={"reward": r}) for r in rewards]
+    return [Verdict(False, None, SCORED, score=r, details={"reward": r}) for r in rewards]
 
 
 TASK = TaskSpec(

@@ -32,7 +32,7 @@ from sftscope.errors import InputError
 from sftscope.eval.datafiles import task_rows
 from sftscope.eval.datasource import require
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import SamplingParams, Verdict
+from sftscope.records import CORRECT, WRONG, SamplingParams, Verdict
 from sftscope.verify.instructions import check_instructions, check_seed
 
 HUB_ID = "google/IFEval"
@@ -114,7 +114,7 @@ def _verdict(strict: list[bool], loose: list[bool], seed: int) -> Verdict:
     }
     followed = all(strict)
     summary = f"{sum(strict)}/{n} strict, {sum(loose)}/{n} loose"
-    return Verdict(followed, summary, "followed" if followed else "not_followed", details=details)
+    return Verdict(followed, summary, CORRECT if followed else WRONG, details=details)
 
 
 def _key(example: Example):

@@ -22,7 +22,7 @@ from sftscope.errors import InputError
 from sftscope.eval.datafiles import FileRule, task_rows
 from sftscope.eval.datasource import require
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import SamplingParams, Verdict
+from sftscope.records import CORRECT, WRONG, SamplingParams, Verdict
 
 HUB_ID = "truthfulqa/truthful_qa"
 FILES = FileRule(("*generation*",), "the generation config's file", shards=True)
@@ -71,7 +71,8 @@ def score_paper(examples: list[Example], completions: list[str], ctx: ScoreConte
             "info_reply": judgement.info_reply,
         }
         label = "truthful" if judgement.truthful else "untruthful"
-        verdicts.append(Verdict(judgement.truthful, label, label, details=details))
+        reason = CORRECT if judgement.truthful else WRONG
+        verdicts.append(Verdict(judgement.truthful, label, reason, details=details))
     return verdicts
 
 
