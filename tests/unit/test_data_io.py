@@ -170,7 +170,13 @@ def test_an_empty_object_in_an_extra_column_is_written_to_parquet_as_json_text(t
     from sftscope.data.io import read_rows, write_rows
 
     src = tmp_path / "rows.jsonl"
-    row = {"messages": [{"role": "user", "content": "q"}], "response": "r", "x": {}, "y": [{}], "z": {"a": {}}}
+    row = {
+        "messages": [{"role": "user", "content": "q"}],
+        "response": "r",
+        "x": {},
+        "y": [{}],
+        "z": {"a": {}},
+    }
     src.write_text(json.dumps(row) + "\n")
     out = write_rows(read_rows(src), tmp_path / "rows.parquet")
     assert read_rows(out)[0].extra == {"x": "{}", "y": "[{}]", "z": '{"a": {}}'}

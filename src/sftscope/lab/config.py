@@ -37,7 +37,9 @@ class LabConfig:
     # Countdown (3 numbers) went 0 -> 13.5% after 1000 steps and 0 -> 32.5% after 2000 (411 s), while the
     # cross-domain families dipped and then recovered. 2000 steps keeps `make demo` near 11 minutes.
     sft_steps: int = 2000
-    batch_size: int = 16  # rows per optimizer step: many small updates learn most per CPU-second (docs/lab.md)
+    batch_size: int = (
+        16  # rows per optimizer step: many small updates learn most per CPU-second (docs/lab.md)
+    )
     lr: float = 1e-3  # a 1.7M-parameter model after a brief base stage needs a large lr; 5e-5 barely moves it
     n_checkpoints: int = 6  # log-spaced: S/32, S/16, ..., S (plus the base as step 0)
 
