@@ -278,3 +278,21 @@ def test_eval_score_scores_a_malformed_marker_as_wrong(tmp_path, capsys):
     assert code == 0, err  # was a JSONDecodeError traceback
     scored = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(r["correct"], r["reason"]) for r in scored] == [(False, "wrong"), (True, "correct")]
+
+
+def test_a_lone_surrogate_in_model_code_is_a_failed_program_not_a_crash():
+    """Model output can hold unpaired surrogates; the scorer must return a verdict (found by the reason-code
+    contract test), for stdin tests and HumanEval alike."""
+    import json as _json
+
+    from sftscope.verify.code import score_code
+
+    problem = {
+        "question_id": "x",
+        "public_test_cases": _json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+        "private_test_cases": "[]",
+        "metadata": "{}",
+    }
+    for completion in ("\ud800", '```python\nprint("\ud800")\n```'):
+        verdict = score_code(problem, completion)
+        assert not verdict.correct and verdict.reason in ("wrong", "unparsed"), verdict

@@ -268,7 +268,9 @@ def run_python(
     if mode not in MODES or (mode == "fallback-root" and not _is_root()):
         raise ValueError(f"cannot run in sandbox mode {mode!r} here")
     python = python or sandbox_python()
-    stdin_bytes = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+    # Model output may hold lone surrogates: pass them through as bytes (the program then fails to decode,
+    # which scores as a failed program) rather than raise in the scorer.
+    stdin_bytes = stdin.encode("utf-8", "surrogatepass") if isinstance(stdin, str) else stdin
     uid = fresh_uid() if _is_root() else None
     rlimits = launch.rlimits(limits.cpu_limit, limits.memory_bytes, limits.file_bytes, limits.nproc, uid)
     host_dir = tempfile.mkdtemp(prefix="sftscope-sandbox-")
@@ -282,7 +284,7 @@ def run_python(
     report_read = None
     started = time.monotonic()
     try:
-        with open(program, "w", encoding="utf-8") as fh:
+        with open(program, "w", encoding="utf-8", errors="surrogatepass") as fh:
             fh.write(source)
         os.chmod(program, 0o644)
         extra_args: list[str] = []
