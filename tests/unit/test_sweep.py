@@ -373,3 +373,24 @@ def test_data_parallel_sweep_stores_the_same_rows(tmp_path, loads, monkeypatch):
             return [(r.checkpoint, r.task, r.example_id, r.sample_idx, r.completion) for r in store.samples()]
 
     assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
+
+
+def test_store_round_trips_per_checkpoint(tmp_path, loads, monkeypatch):
+    """The store answers "what is missing" once per checkpoint: a stored checkpoint costs one query; one
+    with work costs the plan's query, the identity check and record, one more query, and a write per batch."""
+    calls: list[str] = []
+    real_read, real_write = Store._read, Store._write
+    monkeypatch.setattr(
+        Store, "_read", lambda self, sql, params=(): calls.append("r") or real_read(self, sql, params)
+    )
+    monkeypatch.setattr(
+        Store, "_write", lambda self, sql, rows: calls.append("w") or real_write(self, sql, rows)
+    )
+    run = make_run(tmp_path, steps=(10, 20))
+    run_sweep(config(run), show_progress=False)
+    per_sweep = 2  # record_run: read the run's task versions, write the run
+    batches = 2  # fake_a and fake_b each fit in one batch of 64
+    assert len(calls) == per_sweep + 3 * (1 + 2 + 1 + batches)
+    calls.clear()
+    again = run_sweep(config(run), show_progress=False)
+    assert again.cached == [0, 10, 20] and len(calls) == per_sweep + 3 * 1

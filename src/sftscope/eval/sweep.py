@@ -222,28 +222,24 @@ def _execute(
             f"{found.path}: cannot load checkpoint step {found.step} with the {ev.backend} backend "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
-    new = 0
-    try:
-        for spec in todo:
-            label = f"step {found.step} · {spec.name}"
-            progress.describe(label)
-            result = evaluate(
-                backend,
-                [spec],
-                store,
-                ref,
-                ev,
-                context=context,
-                model_id=model_id,
-                progress=lambda _task, done, total, label=label: progress.describe(f"{label} {done}/{total}"),
-            )
-            new += result.generated
+    finished: set[str] = set()
+
+    def report(task: str, done: int, total: int) -> None:
+        label = f"step {found.step} · {task}"
+        progress.describe(f"{label} {done}/{total}")
+        if done >= total and task not in finished:  # one checkpoint x task cell is done
+            finished.add(task)
             progress.advance(1, label)
+
+    try:
+        # One call for all the checkpoint's missing tasks: the store is asked once what is stored.
+        result = evaluate(backend, todo, store, ref, ev, context=context, model_id=model_id, progress=report)
     finally:
         close_backend(backend)  # frees the model (vLLM: shuts the engine down) before the next one loads
         del backend
         gc.collect()
-    return new
+    progress.advance(len(todo) - len(finished), f"step {found.step}")
+    return result.generated
 
 
 def _execute_data_parallel(
