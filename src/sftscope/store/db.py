@@ -6,7 +6,7 @@ killed mid-write leaves either the whole batch or none of it, and a re-run skips
 produced a row is kept with it and checked before any reuse (`sftscope.store.guard`): the checkpoint's model
 identity (checkpoints.model_id), the sampling settings and the prompt hash.
 
-Migrations are append-only: `MIGRATIONS[i]` takes the schema from version i to i + 1. Never edit one that
+Migrations (`store.schema`) are append-only: `MIGRATIONS[i]` takes the schema from version i to i + 1. Never edit one that
 has shipped; add a new one. The check-and-migrate runs in one `BEGIN IMMEDIATE` transaction, so processes
 that open a fresh file at the same moment migrate it once. A file written by a newer sftscope, another
 application's SQLite file, or a damaged one is refused with a one-line error. `Store(path, readonly=True)`
@@ -16,7 +16,6 @@ opens a file without writing to it (also on a read-only file system), for report
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -24,137 +23,17 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sftscope import __version__
 from sftscope.errors import InputError
-from sftscope.records import CheckpointRef, SampleRecord, text_hash
+from sftscope.records import CheckpointRef, SampleRecord
 from sftscope.rundir import checkpoint_name
+from sftscope.store.rows import N_COLUMNS, SAMPLE_COLUMNS, now, to_json, to_record, to_row
+from sftscope.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, statements
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE runs (
-        run TEXT PRIMARY KEY,
-        config TEXT NOT NULL,              -- resolved config, JSON
-        package_version TEXT NOT NULL,
-        task_versions TEXT NOT NULL,       -- {task: version}, JSON
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE checkpoints (
-        run TEXT NOT NULL,
-        checkpoint TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        path TEXT NOT NULL,
-        PRIMARY KEY (run, checkpoint)
-    );
-    CREATE TABLE tasks (
-        task TEXT NOT NULL,
-        task_version TEXT NOT NULL,
-        domain TEXT NOT NULL,
-        n_samples INTEGER NOT NULL,
-        metric TEXT NOT NULL,
-        sampling TEXT NOT NULL,            -- default SamplingParams, JSON
-        PRIMARY KEY (task, task_version)
-    );
-    CREATE TABLE samples (
-        run TEXT NOT NULL,
-        checkpoint TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        task TEXT NOT NULL,
-        task_version TEXT NOT NULL,
-        domain TEXT NOT NULL,
-        example_id TEXT NOT NULL,
-        sample_idx INTEGER NOT NULL,
-        prompt_hash TEXT NOT NULL,
-        prompt TEXT NOT NULL,
-        gold TEXT,
-        completion TEXT NOT NULL,
-        extracted TEXT,
-        correct INTEGER NOT NULL,
-        score REAL NOT NULL,
-        n_tokens INTEGER NOT NULL,
-        finish_reason TEXT NOT NULL,
-        sampling TEXT NOT NULL,            -- the SamplingParams used, JSON
-        error TEXT,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (run, checkpoint, task, task_version, example_id, sample_idx)
-    );
-    CREATE INDEX samples_by_task ON samples (task, run, checkpoint);
-    """,
-    # 2: the protocol joins the key (paper and strict samples never mix); provenance columns; the model's
-    # identity per checkpoint; the unused tasks table goes (every sample carries its metric and sampling).
-    """
-    CREATE TABLE samples_v2 (
-        run TEXT NOT NULL,
-        checkpoint TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        task TEXT NOT NULL,
-        task_version TEXT NOT NULL,
-        protocol TEXT NOT NULL,
-        domain TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        example_id TEXT NOT NULL,
-        sample_idx INTEGER NOT NULL,
-        prompt_hash TEXT NOT NULL,
-        prompt TEXT NOT NULL,
-        gold TEXT,
-        completion TEXT NOT NULL,
-        extracted TEXT,
-        correct INTEGER NOT NULL,
-        score REAL NOT NULL,
-        details TEXT,                      -- Verdict.details, JSON
-        n_tokens INTEGER NOT NULL,
-        finish_reason TEXT NOT NULL,
-        sampling TEXT NOT NULL,            -- the SamplingParams used, JSON
-        scorer TEXT NOT NULL,              -- what scored it (rules, sandbox mode), JSON
-        model_id TEXT NOT NULL,            -- the model's identity when it was generated
-        error TEXT,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (run, checkpoint, task, task_version, protocol, example_id, sample_idx)
-    );
-    INSERT INTO samples_v2 SELECT run, checkpoint, step, task, task_version, 'strict', domain,
-        CASE task WHEN 'hexphi' THEN 'refusal_proxy' WHEN 'ifeval' THEN 'ifeval' ELSE 'accuracy' END,
-        example_id, sample_idx, prompt_hash, prompt, gold, completion, extracted, correct, score, NULL,
-        n_tokens, finish_reason, sampling, '{}', '', error, created_at FROM samples;
-    DROP TABLE samples;
-    ALTER TABLE samples_v2 RENAME TO samples;
-    CREATE INDEX samples_by_checkpoint ON samples (run, checkpoint, task);
-    ALTER TABLE checkpoints ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
-    DROP TABLE tasks;
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-TABLES = ("runs", "checkpoints", "samples", "schema_version")
-
-_SAMPLE_COLUMNS = (
-    "run, checkpoint, step, task, task_version, protocol, domain, metric, example_id, sample_idx, prompt_hash, "
-    "prompt, gold, completion, extracted, correct, score, details, n_tokens, finish_reason, sampling, scorer, "
-    "model_id, error, created_at"
-)
-_N_COLUMNS = _SAMPLE_COLUMNS.count(",") + 1
 _DAMAGED = "restore a backup, or point --db at a new file"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _json(value: Any) -> str:
-    """JSON that SQLite and every JSON reader accept: NaN and infinities become null."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(value), sort_keys=True, default=str, allow_nan=False)
 
 
 class Store:
@@ -260,7 +139,7 @@ class Store:
                     if current == 0:
                         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                     for version in range(current, SCHEMA_VERSION):
-                        for statement in _statements(MIGRATIONS[version]):
+                        for statement in statements(MIGRATIONS[version]):
                             conn.execute(statement)
                         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
                 missing = [t for t in TABLES if t not in self._tables()]
@@ -355,7 +234,7 @@ class Store:
         self, run: str, config: dict[str, Any], task_versions: dict[str, str] | None = None
     ) -> None:
         """Store the resolved config, the package version and the task versions with a run (upsert)."""
-        now = _now()
+        stamp = now()
         versions = dict(task_versions or {})
         old = self._read("SELECT task_versions FROM runs WHERE run = ?", (run,))
         if old:
@@ -365,7 +244,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET config = excluded.config, "
             "package_version = excluded.package_version, task_versions = excluded.task_versions, "
             "updated_at = excluded.updated_at",
-            [(run, _json(config), __version__, json.dumps(versions), now, now)],
+            [(run, to_json(config), __version__, json.dumps(versions), stamp, stamp)],
         )
 
     def run_info(self, run: str) -> dict[str, Any] | None:
@@ -437,19 +316,19 @@ class Store:
         Returns the number of new rows.
         """
         return self._write(
-            f"INSERT OR IGNORE INTO samples ({_SAMPLE_COLUMNS}) VALUES ({', '.join('?' * _N_COLUMNS)})",
-            [_row(r) for r in records],
+            f"INSERT OR IGNORE INTO samples ({SAMPLE_COLUMNS}) VALUES ({', '.join('?' * N_COLUMNS)})",
+            [to_row(r) for r in records],
         )
 
     def upsert_samples(self, records: list[SampleRecord]) -> int:
         """Insert records, replacing the verdict of rows already stored under the same key (rescoring into
         another protocol)."""
         return self._write(
-            f"INSERT INTO samples ({_SAMPLE_COLUMNS}) VALUES ({', '.join('?' * _N_COLUMNS)}) "
+            f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES ({', '.join('?' * N_COLUMNS)}) "
             "ON CONFLICT (run, checkpoint, task, task_version, protocol, example_id, sample_idx) DO UPDATE SET "
             "extracted = excluded.extracted, correct = excluded.correct, score = excluded.score, "
             "details = excluded.details, scorer = excluded.scorer, error = excluded.error",
-            [_row(r) for r in records],
+            [to_row(r) for r in records],
         )
 
     def update_verdicts(self, records: list[SampleRecord]) -> int:
@@ -463,8 +342,8 @@ class Store:
                     r.extracted,
                     int(bool(r.correct)),
                     float(r.score),
-                    None if r.details is None else _json(r.details),
-                    _json(r.scorer),
+                    None if r.details is None else to_json(r.details),
+                    to_json(r.scorer),
                     r.error,
                     *r.key,
                 )
@@ -492,77 +371,8 @@ class Store:
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._read(
-            f"SELECT {_SAMPLE_COLUMNS} FROM samples {where} "
+            f"SELECT {SAMPLE_COLUMNS} FROM samples {where} "
             "ORDER BY run, step, task, task_version, protocol, example_id, sample_idx",
             tuple(params),
         )
-        return [_record(r) for r in rows]
-
-
-def _row(r: SampleRecord) -> tuple:
-    return (
-        r.run,
-        r.checkpoint,
-        r.step,
-        r.task,
-        r.task_version,
-        r.protocol,
-        r.domain,
-        r.metric,
-        r.example_id,
-        r.sample_idx,
-        text_hash(r.prompt),
-        r.prompt,
-        r.gold,
-        r.completion,
-        r.extracted,
-        int(bool(r.correct)),
-        float(r.score) if math.isfinite(r.score) else 0.0,
-        None if r.details is None else _json(r.details),
-        int(r.n_tokens),
-        r.finish_reason,
-        _json(r.sampling),
-        _json(r.scorer),
-        r.model_id,
-        r.error,
-        _now(),
-    )
-
-
-def _record(r: tuple) -> SampleRecord:
-    return SampleRecord(
-        run=r[0],
-        checkpoint=r[1],
-        step=r[2],
-        task=r[3],
-        task_version=r[4],
-        protocol=r[5],
-        domain=r[6],
-        metric=r[7],
-        example_id=r[8],
-        sample_idx=r[9],
-        prompt=r[11],
-        gold=r[12],
-        completion=r[13],
-        extracted=r[14],
-        correct=bool(r[15]),
-        score=r[16],
-        details=None if r[17] is None else json.loads(r[17]),
-        n_tokens=r[18],
-        finish_reason=r[19],
-        sampling=json.loads(r[20]),
-        scorer=json.loads(r[21]),
-        model_id=r[22],
-        error=r[23],
-    )
-
-
-def _statements(script: str) -> list[str]:
-    """A migration's statements, one by one (executescript would commit the surrounding transaction)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return [s for s in statements if s.strip(" ;\n")]
+        return [to_record(r) for r in rows]
