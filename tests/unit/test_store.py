@@ -175,9 +175,11 @@ def _open(path, barrier, errors):
 def test_processes_opening_a_fresh_store_at_once_migrate_it_once(tmp_path):
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
+    # forkserver, not fork: forking a test process that holds threads (other tests' servers) can deadlock.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sftscope.store.db"])
     errors = ctx.Queue()
-    for round_ in range(15):
+    for round_ in range(10):
         path = tmp_path / f"fresh{round_}.db"
         barrier = ctx.Barrier(3)
         procs = [ctx.Process(target=_open, args=(path, barrier, errors)) for _ in range(3)]
