@@ -8,14 +8,16 @@
 In order: 1. tests/gpu; 2. our trainer on a Qwen3-1.7B-shaped model at 8k and 16k-token rows, in the
 recipe's precision (bf16 autocast over fp32 master weights) and in bf16-pure: tokens/s, MFU and peak memory
 against `sftscope train --plan`'s prediction; 3. TRL's SFTTrainer on the same rows (bf16 weights, as in
-docs/baselines), skipped with the reason when TRL cannot be imported; 4. one FSDP2 training step on one
-GPU; 5. a vLLM smoke test, when vllm imports. Targets: MFU >= 40% and >= 1.3x TRL's tokens/s at 8k, and
+docs/baselines), skipped with the reason when TRL cannot be imported; 4. a short FSDP2 run on one GPU
+through the trainer (`fsdp: true`); 5. a vLLM smoke test, when vllm imports. Targets: MFU >= 40% and >= 1.3x TRL's tokens/s at 8k, and
 the plan within 10% of the measured peak. Exit status 1 when a section fails or a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -85,8 +87,9 @@ def dry_run(s: Settings) -> None:
     print(
         f"3. TRL SFTTrainer (bf16 weights) on the same rows: {'ready' if trl is None else 'would skip: ' + trl}"
     )
-    print(f"4. one FSDP2 step on 1 GPU (fully_shard per decoder layer + root, bf16 params, fp32 reduce), "
-          f"{s.seq_lens[0]:,} tokens, tied embeddings kept as one tensor")  # fmt: skip
+    print(f"4. one FSDP2 run on 1 GPU through the trainer (fsdp: true: fully_shard per decoder layer + root, "
+          f"bf16 params, fp32 reduce), {s.steps} steps of {s.seq_lens[0]:,} tokens, tied embeddings kept as one "
+          "tensor")  # fmt: skip
     print(
         f"5. vLLM smoke, 4 prompts x 16 new tokens on a micro model: {'ready' if vllm is None else 'would skip: ' + vllm}"
     )
@@ -164,91 +167,76 @@ def setup(name: str, precision: str, seq: int, args: argparse.Namespace, s: Sett
     if torch.cuda.is_available():
         return bench.gpu_setup(name, precision, seq, args, s.config, tokenizer)
     # --smoke without CUDA: the same calls on CPU, on the micro model
-    from transformers import Qwen3ForCausalLM
-
     label = f"{name} {precision} {s.model_name}, 1 x {seq:,} tokens/step (CPU)"
     if name == "trl" and bench.trl_missing():
         return {"setup": label, "skipped": bench.trl_missing()}
-    torch.manual_seed(0)
-    model = Qwen3ForCausalLM(s.config)
-    model = model if precision == "bf16" else model.to(torch.bfloat16)
     cfg = bench.gpu_config(seq, s.steps, precision)
-    rows = [
-        bench.Encoded(tuple(r % s.config.vocab_size for r in e.ids), 16, 1.0, e.row)
-        for e in bench.random_rows(seq, s.steps)
-    ]
     run = bench.ours if name == "ours" else bench.trl_baseline
-    return {
-        "setup": label,
-        "name": name,
-        "precision": precision,
-        "seq": seq,
-        **run(model, tokenizer, rows, cfg, s.warmup),
-    }
+    out = run(_cpu_model(s.config, precision), tokenizer, _rows(s, seq), cfg, s.warmup)
+    return {"setup": label, "name": name, "precision": precision, "seq": seq, **out}
+
+
+def _cpu_model(config: Any, precision: str) -> Any:
+    """The micro model on CPU for --smoke: fp32 master weights for bf16 autocast, bf16 for bf16-pure."""
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(config)
+    return model if precision == "bf16" else model.to(torch.bfloat16)
+
+
+def _rows(s: Settings, seq: int) -> list:
+    """One random row per step (the micro model's vocabulary under --smoke), loss after a short prompt."""
+    rows = bench.random_rows(seq, s.steps)
+    if not s.smoke:
+        return rows
+    return [bench.Encoded(tuple(r % s.config.vocab_size for r in e.ids), 16, 1.0, e.row) for e in rows]
 
 
 def section_fsdp(s: Settings, targets: list) -> None:
-    """One process, world size 1: torch's fully_shard per decoder layer and on the root, as torchtitan does."""
+    """One process, world size 1, through the trainer with `fsdp: true`: FSDP2's fully_shard per decoder layer
+    and on the root (as torchtitan applies it), bf16 compute over fp32 shards, gradients reduced in fp32."""
     import torch
-    import torch.distributed as dist
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-    from transformers import Qwen3ForCausalLM
 
-    from sftscope.train.trainer import LossModel
+    from sftscope.train.lab_model import build_tokenizer
+    from sftscope.train.metrics import read_metrics
+    from sftscope.train.trainer import TrainInputs, train
 
     cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
     seq = s.seq_lens[0]
     print(
         f"4. FSDP2, 1 {'GPU' if cuda else 'CPU process (gloo)'}, {s.model_name}, 1 x {seq:,} tokens",
         flush=True,
     )
+    tokenizer = build_tokenizer(["What is 2+3? \\boxed{5}"] * 50)  # pad/save only: the rows are token ids
+    model = bench.gpu_model(s.config, "bf16") if cuda else _cpu_model(s.config, "bf16")
+    cfg = dataclasses.replace(bench.gpu_config(seq, s.steps, "bf16"), fsdp=True)
+    rows = _rows(s, seq)
     with tempfile.TemporaryDirectory() as tmp:
-        dist.init_process_group(
-            "nccl" if cuda else "gloo", init_method=f"file://{tmp}/rendezvous", rank=0, world_size=1
+        bench._reset_peak()
+        result = train(
+            cfg, Path(tmp) / "run", inputs=TrainInputs(model, tokenizer, encoded=rows), progress=False
         )
-        try:
-            torch.manual_seed(0)
-            with device:
-                model = Qwen3ForCausalLM(s.config)
-            model.config.use_cache = False
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            wrapper = LossModel(model, 4096)
-            policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-            for layer in model.model.layers:
-                fully_shard(layer, mp_policy=policy)
-            fully_shard(wrapper, mp_policy=policy)
-            tied = model.lm_head.weight is model.model.embed_tokens.weight
-            print(
-                f"   tied embeddings after fully_shard: {'one tensor' if tied else 'TWO tensors'}", flush=True
-            )
-            targets.append(("FSDP2 keeps tied weights as one tensor", tied, ""))
-            optimizer = torch.optim.AdamW(wrapper.parameters(), lr=1e-5, fused=cuda or None)
-            ids = torch.randint(0, s.config.vocab_size, (1, seq), device=device)
-            weights = torch.ones(1, seq, device=device)
-            if cuda:
-                torch.cuda.reset_peak_memory_stats()
-            losses, started = [], 0.0
-            for step in range(s.steps):
-                if step == s.warmup:
-                    started = _sync_clock(cuda)
-                loss = wrapper(input_ids=ids, targets=ids, weights=weights) / seq
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(wrapper.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
-            rate = (s.steps - s.warmup) * seq / (_sync_clock(cuda) - started)
-            n = count_params(s.config)
-            mfu = rate * bench.flops_per_token(s.config, n, seq) / bench.PEAK_FLOPS
-            peak = f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB, " if cuda else ""
-            print(f"   {rate:,.0f} tokens/s, {peak}MFU {mfu:.1%}, losses {', '.join(f'{x:.3f}' for x in losses)}",
-                  flush=True)  # fmt: skip
-            targets.append(
-                ("FSDP2 step runs with finite losses", all(x == x and abs(x) < 1e4 for x in losses), "")
-            )
-        finally:
-            dist.destroy_process_group()
+        rate, _ = bench.measured_rate(Path(tmp) / "run", s.warmup)
+        setup = read_metrics(Path(tmp) / "run")[0]  # what the trainer says it ran
+    print(f"   trainer: fsdp {setup['fsdp']}, world {setup['world']}, precision {setup['precision']}, "
+          f"device {setup['device']}", flush=True)  # fmt: skip
+    targets.append(("FSDP2 through the trainer", setup["fsdp"] is True, ""))
+    trained = result.model
+    tied = trained.lm_head.weight is trained.model.embed_tokens.weight
+    print(f"   tied embeddings after fully_shard: {'one tensor' if tied else 'TWO tensors'}", flush=True)
+    targets.append(("FSDP2 keeps tied weights as one tensor", tied, ""))
+    mfu = rate * bench.flops_per_token(s.config, count_params(s.config), seq) / bench.PEAK_FLOPS
+    peak = f"peak {bench.peak_gb():.2f} GiB, " if cuda else ""
+    losses = result.losses
+    print(f"   {rate:,.0f} tokens/s, {peak}MFU {mfu:.1%}, losses {', '.join(f'{x:.3f}' for x in losses)}",
+          flush=True)  # fmt: skip
+    finite = len(losses) == s.steps and all(math.isfinite(x) and abs(x) < 1e4 for x in losses)
+    targets.append(("FSDP2 step runs with finite losses", finite, ""))
+    del result, trained, model
+    if cuda:
+        torch.cuda.empty_cache()
 
 
 def _sync_clock(cuda: bool) -> float:

@@ -34,7 +34,7 @@ from sftscope.train.config import SFTConfig, to_trl_config
 from sftscope.train.encoding import Encoded, encode_rows
 from sftscope.train.lab_model import build_model, build_tokenizer
 from sftscope.train.metrics import read_metrics
-from sftscope.train.trainer import train
+from sftscope.train.trainer import TrainInputs, train
 
 PEAK_FLOPS = 989e12
 VOCAB = 151_936
@@ -60,21 +60,27 @@ def trl_missing() -> str | None:
 
 
 def _fresh_accelerate_state() -> None:
-    """Ours and TRL ask accelerate for different mixed-precision modes; one process holds one at a time."""
+    """TRL's Trainer sets up accelerate's process-wide state; a second TRL run in the process needs it anew."""
     from accelerate.state import AcceleratorState
 
     AcceleratorState._reset_state(reset_partial_state=False)
 
 
 def ours(model: Any, tokenizer: Any, encoded: list[Encoded], cfg: SFTConfig, warmup: int) -> dict:
-    _fresh_accelerate_state()
+    """Our trainer as `sftscope train` runs it, with the model and rows handed in (TrainInputs)."""
     with tempfile.TemporaryDirectory() as tmp:
         _reset_peak()
-        train(cfg, Path(tmp) / "run", model=model, tokenizer=tokenizer, encoded=encoded, progress=False)
-        logs = [m for m in read_metrics(Path(tmp) / "run") if "loss" in m]
+        inputs = TrainInputs(model=model, tokenizer=tokenizer, encoded=encoded)
+        result = train(cfg, Path(tmp) / "run", inputs=inputs, progress=False)
+        rate, last = measured_rate(Path(tmp) / "run", warmup)
+    return {"tokens_per_s": rate, "peak_gb": peak_gb(), "final_loss": last["loss"], "losses": result.losses}
+
+
+def measured_rate(run: Path, warmup: int) -> tuple[float, dict]:
+    """Tokens/s over the steps after the first `warmup` ones, from the run's metrics log; and its last record."""
+    logs = [m for m in read_metrics(run) if "loss" in m]
     first, last = logs[warmup - 1], logs[-1]
-    rate = (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"])
-    return {"tokens_per_s": rate, "peak_gb": peak_gb(), "final_loss": last["loss"]}
+    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"]), last
 
 
 def trl_baseline(model: Any, tokenizer: Any, encoded: list[Encoded], cfg: SFTConfig, warmup: int) -> dict:

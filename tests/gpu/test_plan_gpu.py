@@ -17,7 +17,7 @@ def test_plan_predicts_the_measured_peak_within_10_percent(tmp_path, precision):
 
     from sftscope.train.lab_model import build_tokenizer
     from sftscope.train.plan import plan_memory
-    from sftscope.train.trainer import train
+    from sftscope.train.trainer import TrainInputs, train
 
     # Qwen3-0.6B's layer shape and real vocabulary, 6 layers (0.25 B parameters), one 8k-token row per step.
     config = Qwen3Config(
@@ -56,6 +56,7 @@ def test_plan_predicts_the_measured_peak_within_10_percent(tmp_path, precision):
         model = model.to(torch.bfloat16)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    train(cfg, tmp_path / "run", model=model, tokenizer=tokenizer, encoded=encoded, progress=False)
+    inputs = TrainInputs(model=model, tokenizer=tokenizer, encoded=encoded)
+    train(cfg, tmp_path / "run", inputs=inputs, progress=False)
     measured = torch.cuda.max_memory_allocated() / 2**30
     assert plan.peak_gib == pytest.approx(measured, rel=0.10), (plan.peak_gib, measured, plan.categories_gib)

@@ -86,6 +86,7 @@ def test_smoke_runs_every_section_on_cpu(gpu_check, capsys):
     ]
     lines += [
         "4. FSDP2, 1 CPU process (gloo)",
+        "trainer: fsdp True, world 1, precision bf16, device cpu",  # through the trainer, not fully_shard here
         "tied embeddings after fully_shard: one tensor",
         "5. vLLM smoke",
     ]
@@ -93,4 +94,4 @@ def test_smoke_runs_every_section_on_cpu(gpu_check, capsys):
     assert positions == sorted(positions)
     if gpu_check.bench.trl_missing() is None:
         assert "trl bf16-pure micro Qwen3" in out and "ours bf16 / TRL:" in out
-    assert "PASS FSDP2 step runs with finite losses" in out
+    assert "PASS FSDP2 step runs with finite losses" in out and "PASS FSDP2 through the trainer" in out

@@ -1,15 +1,18 @@
 """The training loss: the causal LM plus a chunked linear + cross-entropy, and the two loss reductions.
 
 **Chunked loss.** Only positions that carry loss (the response, never the prompt) reach the LM head, and
-their logits are built `chunk` positions at a time. Each chunk's gradient is computed right away, in the
-forward pass (softmax minus one-hot, written in place over the logits), so one chunk's buffers exist at a
-time and nothing of size [tokens, vocab] is kept for the backward: only the gradients for the hidden states
-[N, H] and the head's weight [V, H] (the size of its .grad anyway). The largest transient is one chunk's
-fp32 logits, 1,024 x 151,936 x 4 B = 0.6 GB for Qwen3, plus, under bf16 compute, the chunk's bf16 logits
-and bf16 gradient (0.3 GB each). Autograd through checkpointed chunks (what this replaced) held three
-[chunk, vocab] fp32 tensors in the recompute (logits, the log-softmax saved for the backward, its gradient);
-with the old 4,096-token chunk that made our CPU peak RSS exceed TRL's (7.2 vs 6.1 GiB on a 42M-parameter
-Qwen3 with the full vocabulary, 16 rows of ~270 tokens; now 2.3 GiB). torch has no fused linear +
+their logits are built `chunk` positions at a time (`loss_chunk_tokens`, default 1,024). Each chunk's
+gradient is computed right away, in the forward pass (softmax minus one-hot, written in place over the
+logits), so one chunk's buffers exist at a time and nothing of size [tokens, vocab] is kept for the
+backward: only the gradients for the hidden states [N, H] and the head's weight [V, H], in the compute
+dtype. Traced for Qwen3-1.7B on one 16k-token row under bf16 autocast (`sftscope train --plan`), the loss
+holds 2.28 GiB at its peak: the chunk's fp32 logits and its bf16 gradient (1,024 x 151,936 x 6 B =
+0.87 GiB), lm_head's bf16 cast and its bf16 gradient (2 x 0.58 GiB; under FSDP the gathered bf16 lm_head
+is used as it is), and the selected [N, H] hidden states with their gradient (0.25 GiB). Autograd through
+checkpointed 4,096-token chunks (what this replaced) held three [chunk, vocab] fp32 tensors in the
+recompute (logits, the log-softmax saved for the backward, its gradient): 7.8 GiB there, and on CPU a peak
+RSS above TRL's (7.2 vs 6.1 GiB on a 42M-parameter Qwen3 with the full vocabulary, 16 rows of ~270
+tokens; now below it, see `benchmarks/train_throughput.py --mode cpu-vocab`). torch has no fused linear +
 cross-entropy and Liger's is Triton (GPU only), hence this small autograd Function.
 
 **Reductions** over one optimizer step: each row of the step gets a scale, and the step minimises

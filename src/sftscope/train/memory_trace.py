@@ -1,32 +1,40 @@
 """The memory of one real training step, traced on fake tensors: no weights, no data, no GPU.
 
 `trace_step` builds the configured HF model from its config under `FakeTensorMode` (tensors with shapes,
-dtypes and storages but no bytes behind them), wraps it in the trainer's `LossModel` (so the loss is the
-trainer's `chunked_token_loss`), and runs one micro-step and the optimizer step as the trainer does:
-forward and backward under bf16 autocast (precision `bf16`: fp32 master weights), gradient clipping, fused
-AdamW. A dispatch mode sees every storage the step allocates and a weak reference sees it freed, so the
-trace is the byte-exact live-tensor timeline of that step, split into categories:
+dtypes and storages but no bytes behind them) and runs the trainer's own code on it: `load_model`'s
+preparation (bf16-pure cast, activation checkpointing), `wrap` (the `LossModel` with the chunked loss, and on
+N > 1 GPUs torch's FSDP2 over a fake process group of N ranks, so every tensor has its per-GPU shape),
+`make_optimizer`, a micro-batch from `collate`, `forward_backward` (autocast around the forward only),
+`clip_gradients` and the AdamW step. A dispatch mode sees every storage the step allocates (and FSDP's
+storage resizes), and a weak reference sees it freed, so the trace is the byte-exact live-tensor timeline
+of one GPU's step, split into categories:
 
-- params, grads, optimizer: the model's weights, `p.grad`, and AdamW's state (created by a warm-up step
-  before the trace, so the traced step is a steady-state one, as every step after the first is);
-- weight copies: autocast's cached bf16 casts of the weights (alive until autocast exits);
-- loss chunk: what the loss allocates between the decoder's output and the gradient reaching it: the
-  selected positions, each chunk's [chunk, vocab] logits, log-softmax and gradients, lm_head's gradient;
+- params, grads, optimizer: the model's weights (this GPU's shards), `p.grad`, and AdamW's state (made by a
+  warm-up step before the trace: every step after the first has it) plus its update's temporaries;
+- weight copies: autocast's cached bf16 casts of the weights (alive until the forward's autocast exits);
+- loss chunk: what the chunked loss allocates between the decoder's output and the gradient reaching it:
+  the selected positions, the bf16 cast of lm_head, each chunk's logits and gradient, and the gradients it
+  computes in its forward for the hidden states and lm_head;
+- fsdp buffers: FSDP2's all-gathered parameters, the unsharded gradients before their reduce-scatter, and
+  the collectives' staging buffers;
 - activations: everything else (checkpointed layer inputs, one layer's recompute, attention, temporaries).
 
 The trace runs on fake CPU tensors with CPU autocast: a CPU-only torch cannot run autograd on fake CUDA
 tensors, and the two autocast policies cast the same ops (matmuls to bf16; norms and losses in fp32) in
-these models. SDPA picks its flash kernel for fake CPU tensors, whose memory is O(T) as on the GPU. Not
-traced: the CUDA context, cuBLAS/NCCL workspaces and allocator fragmentation; `plan.py` leaves headroom
-for them. A micro-batch of one row (or packed rows under flash-attention) runs without a [T, T] mask, as on
-real data; several padded rows under SDPA get the [rows, 1, T, T] mask transformers builds for them. Boolean indexing (the loss selects the positions that carry loss) has a data-dependent size, so
-the trace puts loss on every position, the worst case, and answers those ops with that size.
+these models. SDPA picks its flash kernel for fake CPU tensors, whose memory is O(T) as on the GPU; the
+optimizer is built as on a GPU (fused AdamW, or foreach under FSDP). Not traced: the CUDA context,
+cuBLAS/NCCL workspaces and allocator fragmentation; `plan.py` leaves headroom for them. A micro-batch of
+one row (or packed rows under flash-attention) runs without a [T, T] mask, as on real data; several padded
+rows under SDPA get the [rows, 1, T, T] mask transformers builds for them. Every position but a row's last
+carries loss, the worst case for the loss (a prompt only shortens it).
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
+import dataclasses
+import os
+import sys
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -34,31 +42,31 @@ from typing import Any
 from sftscope.errors import InputError
 from sftscope.train.config import SFTConfig
 
-CATEGORIES = ("params", "grads", "optimizer", "weight copies", "activations", "loss chunk")
-SHARDED = ("params", "grads", "optimizer")  # what FSDP divides by the number of GPUs
+CATEGORIES = ("params", "grads", "optimizer", "weight copies", "activations", "loss chunk", "fsdp buffers")
 UNMASKED_SDPA = "sftscope_unmasked_sdpa"
+FSDP_SOURCE = os.path.join("torch", "distributed", "fsdp", "")
+# FSDP2's gradient reduce-scatter lives here (private; a torch that moves it only shifts bytes between the
+# activations and fsdp buffers categories, never the total).
+FSDP_REDUCE_SOURCE = os.path.join("torch", "distributed", "fsdp", "_fully_shard", "_fsdp_collectives.py")
 
 
 @dataclass
 class StepTrace:
-    """Bytes per category after every allocation of one traced step (rows of `timeline`)."""
+    """Bytes per category (this GPU's) after every allocation of one traced step (rows of `timeline`)."""
 
     timeline: Any  # numpy int64 array [events, len(CATEGORIES)]
     n_params: int
-    param_bytes: int
-    layer_param_bytes: int  # the largest decoder layer: FSDP's unit of all-gather
-    root_param_bytes: int  # parameters outside the decoder layers (embeddings, final norm, lm_head)
-    output_param_bytes: int  # lm_head (the embedding when tied): its gradient comes first in the backward
+    gpus: int
     vocab: int
 
-    def peak(self, weights: list[float], extra: int = 0) -> tuple[int, dict[str, int]]:
-        """The largest weighted total over the step, and its categories (weighted) at that moment."""
+    def peak(self, scale: list[float] | None = None) -> tuple[int, dict[str, int]]:
+        """The largest (optionally per-category scaled) total over the step, and its categories then."""
         import numpy as np
 
-        scaled = self.timeline * np.asarray(weights, dtype=np.float64)
+        scaled = self.timeline * np.asarray(scale or [1.0] * len(CATEGORIES), dtype=np.float64)
         at = int(np.argmax(scaled.sum(axis=1)))
         parts = {name: int(np.rint(scaled[at, i])) for i, name in enumerate(CATEGORIES)}
-        return sum(parts.values()) + extra, parts
+        return sum(parts.values()), parts
 
 
 def resolve_precision(cfg: SFTConfig) -> str:
@@ -67,87 +75,129 @@ def resolve_precision(cfg: SFTConfig) -> str:
 
 
 def trace_step(
-    model_config: Any, cfg: SFTConfig, rows: int, seq: int, loss_chunk: int, accumulating: bool
+    model_config: Any, cfg: SFTConfig, rows: int, seq: int, loss_chunk: int, accumulating: bool, gpus: int = 1
 ) -> StepTrace:
-    """Trace one micro-step of `rows` x `seq` tokens plus the optimizer step of `model_config` under `cfg`.
+    """Trace one micro-step of `rows` x `seq` tokens plus the optimizer step, as one of `gpus` GPUs runs it.
 
-    `accumulating`: earlier micro-steps of the same optimizer step already hold every gradient.
+    `accumulating`: earlier micro-steps of the same optimizer step already hold every (sharded) gradient.
     """
     import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from transformers import AutoModelForCausalLM
+    from torch._subclasses.fake_tensor import FakeTensorMode, unset_fake_temporarily
 
-    from sftscope.train.trainer import LossModel
+    from sftscope.train.batches import collate
+    from sftscope.train.distributed import Dist, local_tensor, unwrap, wrap
+    from sftscope.train.encoding import Encoded
+    from sftscope.train.loss import LossModel
+    from sftscope.train.step import clip_gradients, forward_backward, make_optimizer
 
     precision = resolve_precision(cfg)
-    checkpointing = cfg.activation_checkpointing if cfg.activation_checkpointing is not None else True
-    dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
+    fsdp = gpus > 1
     padded = rows > 1 and not cfg.packs
-    with FakeTensorMode(allow_non_fake_inputs=False):
-        try:
-            model = AutoModelForCausalLM.from_config(
-                model_config, dtype=dtype, attn_implementation="sdpa" if padded else _unmasked_sdpa()
-            )
-        except (ValueError, ImportError) as exc:
-            raise InputError(f"cannot build the model from its config.json ({exc})") from None
-        model.config.use_cache = False
-        if checkpointing:  # as the trainer's _load_model does (newer transformers renamed it: not our news)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        wrapper = LossModel(model, loss_chunk)
-        params = [p for p in wrapper.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(
-            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True
-        )
+    # The trace's own config: the loss chunk asked for; a chat-template file is no concern of a plan.
+    cfg = dataclasses.replace(cfg, loss_chunk_tokens=loss_chunk, chat_template=None, fsdp=fsdp)
+    # Loss on every position a row can predict; the scale a token mean over the micro-batch would give.
+    row = Encoded(tuple([0] * seq), 0)
+    batch = collate([row] * rows, cfg.packs, 0, scales=[1.0 / (rows * (seq - 1))] * rows)
+    with _fake_process_group(gpus), FakeTensorMode(allow_non_fake_inputs=False) as mode:
+        model = _build(model_config, cfg, precision, padded)
+        dist = Dist(world=gpus, fsdp=fsdp)
+        module = LossModel(model, loss_chunk)
+        # For one process `wrap` only moves the module to its device, which it is on already (and fake
+        # tensors with tied weights cannot be swapped by Module.to). FSDP builds its device mesh from real
+        # rank numbers, so it runs outside the fake mode; the fake weights keep their own.
+        if fsdp:
+            with unset_fake_temporarily():
+                module = wrap(module, cfg, dist, precision)
+        params = [p for p in unwrap(module).parameters() if p.requires_grad]
+        optimizer = make_optimizer(cfg, params, fused=not fsdp, foreach=True if fsdp else None)
         for p in params:  # a warm-up step creates AdamW's state, as any step after the first has it
             p.grad = torch.zeros_like(p)
         optimizer.step()
-        if not accumulating:
+        micro = {k: mode.from_tensor(v) for k, v in batch.items()}
+        micro_batches = [micro]
+        if accumulating and fsdp and not cfg.grad_sync_every_micro:
+            # FSDP accumulates unsharded gradients until the last micro-step: trace that one after another.
+            micro_batches = [micro, micro]
             optimizer.zero_grad(set_to_none=True)
-        batch = {
-            "input_ids": torch.zeros(rows, seq, dtype=torch.long),
-            "targets": torch.zeros(rows, seq, dtype=torch.long),
-            "weights": torch.ones(rows, seq, dtype=torch.float32),
-        }
-        if padded:
-            batch["attention_mask"] = torch.ones(rows, seq, dtype=torch.long)
-        tracer = _tracer_class()()
+        elif not accumulating:
+            optimizer.zero_grad(set_to_none=True)
+        tracer = _tracer_class()(fsdp)
         tracer.watch_loss(model.get_decoder())
-        tracer.register(list(wrapper.parameters()) + list(wrapper.buffers()), "params")
-        tracer.register([p.grad for p in params if p.grad is not None], "grads")
-        tracer.register([t for s in optimizer.state.values() for t in s.values()], "optimizer")
-        autocast = (
-            torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-        )
+        local = [local_tensor(t) for t in [*unwrap(module).parameters(), *unwrap(module).buffers()]]
+        tracer.register(local, "params")
+        tracer.register([local_tensor(p.grad) for p in params if p.grad is not None], "grads")
+        tracer.register([local_tensor(t) for s in optimizer.state.values() for t in s.values()], "optimizer")
+        tracer.register(list(micro.values()), "activations")
+        autocast = torch.bfloat16 if precision == "bf16" and not fsdp else None  # as trainer.setup decides
         try:
             with tracer:
-                # Mirrors one micro-step of trainer.train: backward runs inside autocast there too.
-                with autocast:
-                    summed = wrapper(**batch)
-                    (summed * (1.0 / (rows * seq))).backward()
-                del summed
-                tracer.label([p.grad for p in params], "grads")
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or float("inf"))
-                optimizer.step()
+                forward_backward(module, micro_batches, dist, cfg, autocast)
+                tracer.label([local_tensor(p.grad) for p in params if p.grad is not None], "grads")
+                clip_gradients(module, cfg.max_grad_norm)
+                with tracer.phase(
+                    "optimizer"
+                ):  # AdamW's update temporaries (foreach): sharded like its state
+                    optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
         except (RuntimeError, NotImplementedError) as exc:  # a data-dependent op, e.g. MoE routing
             raise InputError(
                 f"cannot trace this architecture's training step on fake tensors ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:160]}); the plan supports dense decoder models"
             ) from None
-        layers = _decoder_layers(model)
-        layer_bytes = max((_bytes(m.parameters()) for m in layers), default=0)
-        total = _bytes(wrapper.parameters())
         return StepTrace(
             timeline=tracer.timeline(),
-            n_params=sum(p.numel() for p in wrapper.parameters()),
-            param_bytes=total,
-            layer_param_bytes=layer_bytes,
-            root_param_bytes=total - sum(_bytes(m.parameters()) for m in layers),
-            output_param_bytes=_bytes(model.get_output_embeddings().parameters()),
+            n_params=sum(p.numel() for p in unwrap(module).parameters()),
+            gpus=gpus,
             vocab=model_config.get_text_config().vocab_size,
         )
+
+
+def _build(model_config: Any, cfg: SFTConfig, precision: str, padded: bool) -> Any:
+    """The model from its config (fake weights), prepared by the trainer's own `load_model` for a GPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from sftscope.train.model import load_model
+
+    dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
+    try:
+        model = AutoModelForCausalLM.from_config(
+            model_config, dtype=dtype, attn_implementation="sdpa" if padded else _unmasked_sdpa()
+        )
+    except (ValueError, ImportError) as exc:
+        raise InputError(f"cannot build the model from its config.json ({exc})") from None
+    # Built in its dtype already: load_model's bf16-pure cast is not asked for (Module.to cannot swap fake
+    # tied weights). What remains is the trainer's preparation: no KV cache, activation checkpointing.
+    model, _ = load_model(cfg, "fp32", True, model=model, tokenizer=_ConfigOnlyTokenizer())
+    return model
+
+
+class _ConfigOnlyTokenizer:
+    """What `load_model` checks of a tokenizer (a plan has none: it reads only config.json)."""
+
+    chat_template = "{{ messages }}"
+    eos_token_id = 0
+
+
+@contextlib.contextmanager
+def _fake_process_group(gpus: int) -> Any:
+    """For N > 1 GPUs, a process group of N ranks that communicates nothing (torch's "fake" backend).
+
+    FSDP2 then shards as it would on N GPUs, and its collectives keep their shapes without moving data.
+    """
+    if gpus == 1:
+        yield
+        return
+    import torch.distributed as torch_dist
+    from torch.testing._internal.distributed.fake_pg import FakeStore  # registers "fake" on older torch
+
+    if torch_dist.is_initialized():
+        raise InputError("--plan --gpus N: run the plan outside torchrun (it simulates the N processes)")
+    torch_dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=gpus)
+    try:
+        yield
+    finally:
+        torch_dist.destroy_process_group()
 
 
 def _unmasked_sdpa() -> str:
@@ -164,16 +214,13 @@ def _unmasked_sdpa() -> str:
     return UNMASKED_SDPA
 
 
-def _decoder_layers(model: Any) -> list[Any]:
-    names = set(getattr(model, "_no_split_modules", None) or [])
-    return [m for m in model.modules() if type(m).__name__ in names]
-
-
-def _bytes(params: Any) -> int:
-    seen: dict[int, int] = {}
-    for p in params:  # tied weights are one storage, counted once
-        seen[id(p.untyped_storage())] = p.untyped_storage().nbytes()
-    return sum(seen.values())
+def _callers() -> list[str]:
+    """The files of the running Python frames (to tell FSDP's own allocations from the model's)."""
+    files, frame = [], sys._getframe(2)
+    while frame is not None:
+        files.append(frame.f_code.co_filename)
+        frame = frame.f_back
+    return files
 
 
 def _tracer_class() -> type:
@@ -184,36 +231,62 @@ def _tracer_class() -> type:
     from torch.utils._pytree import tree_flatten
 
     aten = torch.ops.aten
-    index_puts = (aten.index_put.default, aten.index_put_.default, aten._index_put_impl_.default)
 
     class StorageTracer(TorchDispatchMode):
-        """Every storage an op creates, with its category, and when it is freed.
+        """Every storage an op creates or resizes, with its category, and when it is freed.
 
-        Hand-written rather than torch.distributed._tools.MemTracker: that private class keeps only the
-        peak snapshot, while the plan needs the whole timeline to re-weigh sharded categories per GPU
-        count, plus the weight-copy and loss-chunk categories.
+        Hand-written rather than torch.distributed._tools.FSDPMemTracker: that private class keeps only the
+        peak snapshot, while the plan needs the whole timeline (to scale activations and the loss chunk
+        when it searches for a micro-batch that fits) and the weight-copy and loss-chunk categories.
         """
 
-        def __init__(self) -> None:
+        def __init__(self, fsdp: bool) -> None:
             super().__init__()
+            self.fsdp = fsdp
             self.in_loss = False
+            self.current: str | None = None  # a phase's category for what it allocates
             self.keys: dict[int, tuple[int, Any]] = {}  # id(storage) -> (key, weakref)
+            self.size: list[int] = []  # by key: current bytes
             self.category: list[int] = []  # by key
-            self.events: list[tuple[int, int]] = []  # (key, +bytes | -bytes)
+            self.events: list[tuple[int, int]] = []  # (key, bytes added, negative when freed)
             self.param_keys: set[int] = set()
+            self._resize = torch.UntypedStorage.resize_
+
+        def __enter__(self) -> Any:
+            # FSDP2 frees and re-allocates gathered parameters by resizing their storage, which no dispatch
+            # mode sees; MemTracker patches the method the same way.
+            tracer, resize = self, self._resize
+
+            def tracked_resize(storage: Any, nbytes: int) -> Any:
+                out = resize(storage, nbytes)
+                tracer._resized(storage, int(nbytes))
+                return out
+
+            torch.UntypedStorage.resize_ = tracked_resize
+            return super().__enter__()
+
+        def __exit__(self, *exc: Any) -> Any:
+            torch.UntypedStorage.resize_ = self._resize
+            return super().__exit__(*exc)
 
         def register(self, tensors: list[Any], category: str) -> None:
             for t in tensors:
                 key = self._track(t, category)
-                if key is not None and category == "params":
+                if category == "params":
                     self.param_keys.add(key)
 
+        @contextlib.contextmanager
+        def phase(self, category: str) -> Any:
+            self.current = category
+            try:
+                yield
+            finally:
+                self.current = None
+
         def label(self, tensors: list[Any], category: str) -> None:
+            """Count these tensors' storages, over their whole life, as `category`."""
             for t in tensors:
-                if t is not None:
-                    key = self._track(t, category)
-                    if key is not None:
-                        self.category[key] = CATEGORIES.index(category)
+                self.category[self._track(t, category)] = CATEGORIES.index(category)
 
         def timeline(self) -> Any:
             deltas = np.zeros((len(self.events), len(CATEGORIES)), dtype=np.int64)
@@ -230,20 +303,27 @@ def _tracer_class() -> type:
                 return found[0]
             return None
 
-        def _track(self, t: Any, category: str) -> int | None:
+        def _track(self, t: Any, category: str) -> int:
             key = self._key(t)
             if key is not None:
                 return key
             st = t.untyped_storage()
-            nbytes = st.nbytes()
             key = len(self.category)
             self.category.append(CATEGORIES.index(category))
-            self.events.append((key, nbytes))
-            self.keys[id(st)] = (key, weakref.ref(st, lambda _ref, k=key, n=nbytes: self._free(k, n)))
+            self.size.append(0)
+            self.keys[id(st)] = (key, weakref.ref(st, lambda _ref, k=key: self._set(k, 0)))
+            self._set(key, st.nbytes())
             return key
 
-        def _free(self, key: int, nbytes: int) -> None:
-            self.events.append((key, -nbytes))
+        def _set(self, key: int, nbytes: int) -> None:
+            if nbytes != self.size[key]:
+                self.events.append((key, nbytes - self.size[key]))
+                self.size[key] = nbytes
+
+        def _resized(self, storage: Any, nbytes: int) -> None:
+            found = self.keys.get(id(storage))
+            if found is not None and found[1]() is storage:
+                self._set(found[0], nbytes)
 
         def watch_loss(self, decoder: Any) -> None:
             """The loss runs from the decoder's output until the gradient reaches that output."""
@@ -257,32 +337,36 @@ def _tracer_class() -> type:
 
             decoder.register_forward_hook(enter)
 
-        def _classify(self, func: Any, args: tuple) -> str:
+        def _classify(self, func: Any, args: tuple, files: list[str]) -> str:
+            if any(FSDP_SOURCE in f for f in files):
+                return "fsdp buffers"
+            if self.current:
+                return self.current
+            if self.in_loss:
+                return "loss chunk"
             copies_weight = func is aten._to_copy.default and isinstance(args[0], torch.Tensor)
             if copies_weight and self._key(args[0]) in self.param_keys:
                 return "weight copies"
-            return "loss chunk" if self.in_loss else "activations"
+            return "activations"
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            masks = args[1] if func is aten.index.Tensor or func in index_puts else ()
-            if any(m is not None and m.dtype == torch.bool for m in masks):
-                out = self._all_true_index(func, args)
-            else:
-                out = func(*args, **kwargs)
+            out = func(*args, **(kwargs or {}))
+            files = _callers() if self.fsdp else []
+            if any(FSDP_REDUCE_SOURCE in f for f in files):
+                # What FSDP's reduce reads that autograd (or the loss, for lm_head) made: the unsharded
+                # gradients.
+                made = (CATEGORIES.index("activations"), CATEGORIES.index("loss chunk"))
+                for t in tree_flatten((args, kwargs))[0]:
+                    t = getattr(t, "_local_tensor", t)
+                    key = self._key(t) if isinstance(t, torch.Tensor) else None
+                    if key is not None and self.category[key] in made:
+                        self.category[key] = CATEGORIES.index("fsdp buffers")
             for t in tree_flatten(out)[0]:
+                # A mode sees DTensors (FSDP's sharded parameters, their gradients and AdamW state) before
+                # they unwrap: what the GPU holds is the local shard.
+                t = getattr(t, "_local_tensor", t)
                 if isinstance(t, torch.Tensor) and self._key(t) is None:
-                    self._track(t, self._classify(func, args))
+                    self._track(t, self._classify(func, args, files))
             return out
-
-        @staticmethod
-        def _all_true_index(func: Any, args: tuple) -> Any:
-            """x[mask] and its backward when every mask entry is true (see the module docstring)."""
-            src, masks = args[0], args[1]
-            if func is aten.index.Tensor:
-                k = next(i for i, m in enumerate(masks) if m is not None)
-                shape = (*src.shape[:k], masks[k].numel(), *src.shape[k + masks[k].dim() :])
-                return torch.empty(shape, dtype=src.dtype, device=src.device)
-            return src if func is not aten.index_put.default else torch.empty_like(src)
 
     return StorageTracer

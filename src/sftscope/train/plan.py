@@ -1,15 +1,11 @@
 """`sftscope train CONFIG --plan`: will this run fit, per GPU, before anything is downloaded?
 
 It needs only the model's config.json. `memory_trace.trace_step` traces one real training step of that model
-on fake tensors (see there for what is traced and how); this module turns the trace into a per-GPU plan:
+on fake tensors, as one GPU of N runs it (N > 1: the trainer's FSDP2 over a fake process group of N ranks;
+see there for what is traced and how); this module turns the trace into a per-GPU plan:
 
-- FSDP over N GPUs (N > 1) divides params, grads and optimizer state by N and adds its buffers: the root's
-  gathered parameters (embeddings, final norm, lm_head: FSDP2 keeps the root gathered from forward to
-  backward) with lm_head's unsharded gradient (it is computed first and reduce-scattered with the root's,
-  last) and, for the decoder layers, two layers' gathered parameters (the current one and the prefetched
-  next one) plus one layer's unsharded gradients before its reduce-scatter. Gradients are reduce-scattered every
-  micro-step, so accumulation holds only shards. Autocast's weight copies are not divided: autocast caches
-  a bf16 copy of every gathered layer until it exits, after the backward.
+- The micro-step traced is the last of an optimizer step: with several micro-steps per GPU, the earlier ones
+  already hold the gradients (sharded under FSDP, which reduce-scatters every micro-step by default).
 - `fits` leaves 10% of the card to what the trace cannot see (CUDA context, cuBLAS/NCCL workspaces,
   allocator fragmentation).
 - When the configured micro-batch does not fit, the plan finds the largest loss chunk (then the largest
@@ -27,7 +23,7 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.train.config import SFTConfig
-from sftscope.train.memory_trace import CATEGORIES, SHARDED, StepTrace, resolve_precision, trace_step
+from sftscope.train.memory_trace import CATEGORIES, StepTrace, resolve_precision, trace_step
 
 GIB = 2**30
 HEADROOM = 0.10  # of the card, for what a trace cannot see
@@ -108,8 +104,8 @@ def plan_memory(
     chunk = cfg.loss_chunk_tokens
     accumulating = micro_steps > 1
     budget = gpu_memory_gib * (1 - HEADROOM)
-    trace = trace_step(model_config, cfg, rows, seq, chunk, accumulating)
-    peak, parts = _per_gpu(trace, gpus)
+    trace = trace_step(model_config, cfg, rows, seq, chunk, accumulating, gpus)
+    peak, parts = _per_gpu(trace)
     plan = MemoryPlan(
         model=cfg.model or getattr(model_config, "_name_or_path", "") or model_config.model_type,
         n_params=trace.n_params,
@@ -134,28 +130,21 @@ def plan_memory(
     return plan
 
 
-def _per_gpu(trace: StepTrace, gpus: int) -> tuple[int, dict[str, int]]:
-    weights = [1.0 / gpus if name in SHARDED else 1.0 for name in CATEGORIES]
-    extra = 0
-    if (
-        gpus > 1
-    ):  # see the module docstring: the gathered root and lm_head's gradient; 2 layers + 1 layer's grads
-        extra = trace.root_param_bytes + trace.output_param_bytes + 3 * trace.layer_param_bytes
-    peak, parts = trace.peak(weights, extra)
-    if gpus > 1:
-        parts["fsdp buffers"] = extra
+def _per_gpu(trace: StepTrace, scale: list[float] | None = None) -> tuple[int, dict[str, int]]:
+    """The traced peak and its categories (FSDP's buffers only when there is FSDP)."""
+    peak, parts = trace.peak(scale)
+    if trace.gpus == 1:
+        parts.pop("fsdp buffers")
     return peak, parts
 
 
-def _estimate(trace: StepTrace, gpus: int, tokens: int, chunk: int, new_tokens: int, new_chunk: int) -> float:
-    """Peak GiB per GPU with the activations and the loss chunk scaled to a new micro-batch and chunk."""
-    import numpy as np
-
-    scale = np.ones(len(CATEGORIES))
+def _estimate(trace: StepTrace, tokens: int, chunk: int, new_tokens: int, new_chunk: int) -> float:
+    """Peak GiB per GPU with the activations and the loss chunk scaled to a new micro-batch and chunk
+    (a first guess for the search: the answer is traced before it is given)."""
+    scale = [1.0] * len(CATEGORIES)
     scale[CATEGORIES.index("activations")] = new_tokens / tokens
     scale[CATEGORIES.index("loss chunk")] = min(new_chunk, new_tokens) / min(chunk, tokens)
-    scaled = StepTrace(**{**trace.__dict__, "timeline": (trace.timeline * scale).astype(np.int64)})
-    return _per_gpu(scaled, gpus)[0] / GIB
+    return _per_gpu(trace, scale)[0] / GIB
 
 
 def _search_fit(
@@ -164,7 +153,7 @@ def _search_fit(
     tokens, chunk, gpus, budget = plan.micro_batch_tokens, plan.loss_chunk_tokens, plan.gpus, plan.budget_gib
 
     def fits(t: int, c: int) -> bool:
-        return _estimate(trace, gpus, tokens, chunk, t, c) <= budget
+        return _estimate(trace, tokens, chunk, t, c) <= budget
 
     def largest_tokens(c: int) -> int:
         lo, hi = 0, MAX_TOKENS // TOKEN_STEP  # in units of TOKEN_STEP; fits() falls as tokens grow
@@ -191,7 +180,7 @@ def _search_fit(
         if (t, c) == (tokens, chunk) and plan.fits:
             peak = plan.peak_gib * GIB
         else:
-            peak, _ = _per_gpu(trace_step(model_config, cfg, 1, t, c, accumulating), gpus)
+            peak, _ = _per_gpu(trace_step(model_config, cfg, 1, t, c, accumulating, gpus))
         if peak / GIB <= budget:
             plan.fit_micro_batch_tokens, plan.fit_loss_chunk_tokens = t, c
             plan.fit_peak_gib = round(peak / GIB, 3)

@@ -2,10 +2,10 @@
 
     batches = step_batches(encoded, step, cfg, dist, pad_id)      # this rank's micro-batches, with loss scales
     loss_sum = forward_backward(module, batches.micro, dist, cfg, autocast_dtype)
-    update = apply_update(module, optimizer, scheduler, cfg.max_grad_norm)
+    update = apply_update(module, optimizer, scheduler, cfg.max_grad_norm)   # clip_gradients, then AdamW
 
-Autocast wraps the forward only: under a backward it would keep bf16 copies of the weights alive for the
-whole backward (+3.4 GB at 1.7B). An update whose gradient norm is not finite is skipped (the gradients
+Autocast wraps the forward only: under a backward it would keep its bf16 copies of the weights alive for
+the whole backward (every layer's matmul weights: +2.6 GiB at Qwen3-1.7B). An update whose gradient norm is not finite is skipped (the gradients
 are dropped, the schedule still advances, as the reference does) and reported as skipped.
 """
 
@@ -27,8 +27,14 @@ from sftscope.train.loss import step_scales
 from sftscope.train.schedule import lr_multiplier
 
 
-def make_optimizer(cfg: SFTConfig, params: Any, fused: bool = False) -> torch.optim.AdamW:
-    """AdamW as the recipe sets it; its moments take the parameters' dtype (bf16 under bf16-pure)."""
+def make_optimizer(
+    cfg: SFTConfig, params: Any, fused: bool = False, foreach: bool | None = None
+) -> torch.optim.AdamW:
+    """AdamW as the recipe sets it; its moments take the parameters' dtype (bf16 under bf16-pure).
+
+    `foreach` None lets torch choose (foreach on CUDA tensors); a memory planner tracing on CPU fake tensors
+    passes True to get the GPU's implementation, whose update holds one temporary the size of the moments.
+    """
     return torch.optim.AdamW(
         params,
         lr=cfg.lr,
@@ -36,6 +42,7 @@ def make_optimizer(cfg: SFTConfig, params: Any, fused: bool = False) -> torch.op
         eps=cfg.eps,
         weight_decay=cfg.weight_decay,
         fused=fused or None,
+        foreach=foreach,
     )
 
 
@@ -104,12 +111,19 @@ class Update:
     skipped: bool  # the gradient norm was not finite, so the optimizer did not step
 
 
-def apply_update(module: Any, optimizer: Any, scheduler: Any, max_grad_norm: float) -> Update:
-    # Every rank passes every parameter: under FSDP the norm is a collective over the shards.
-    norm = full_tensor(
+def clip_gradients(module: Any, max_grad_norm: float) -> torch.Tensor:
+    """Clip the gradients to `max_grad_norm` (0: no clipping); returns their norm before clipping.
+
+    Every rank passes every parameter: under FSDP the norm is a collective over the shards. The norm stays
+    a tensor here, so a memory planner can trace the clip on fake tensors.
+    """
+    return full_tensor(
         torch.nn.utils.clip_grad_norm_(list(module.parameters()), max_grad_norm or float("inf"))
     )
-    grad_norm = float(norm)
+
+
+def apply_update(module: Any, optimizer: Any, scheduler: Any, max_grad_norm: float) -> Update:
+    grad_norm = float(clip_gradients(module, max_grad_norm))
     lr = scheduler.get_last_lr()[0]
     skipped = not math.isfinite(grad_norm)
     with warnings.catch_warnings():

@@ -11,6 +11,17 @@ the rows of an uninterrupted one, and (4) checkpoints that appear atomically in 
 TRL's loss is a fixed token mean, its sampler and resume skip batches by counting, and its checkpoints are
 written in place; bending all that costs more code than this.
 
+Memory per GPU, for one step of any model (from its config.json alone): `sftscope train CONFIG --plan`,
+which traces this trainer's own step on fake tensors (`sftscope.train.memory_trace`). fp32 master weights
+and AdamW's two moments take 12 B per parameter, and gradients 4 more once the backward (or an earlier
+micro-step of the same step) has made them; autocast's bf16 copies of the layers' weights live through the
+forward only; activation checkpointing keeps one [tokens, hidden] tensor per layer; the chunked loss holds
+one chunk's logits (see `sftscope.train.loss`). Qwen3-1.7B, one GPU, one 16k-token row per step: 28.1 GiB
+at the peak; in the loss's forward 28.0 GiB (params 6.4, AdamW 12.8, weight copies 2.6, activations 3.9,
+loss 2.3), and the backward's last layer, with the other gradients in place, as much. At 256 rows per step
+the earlier micro-steps' gradients add 6.4 GiB (34.4 GiB). On 8 GPUs under FSDP (bf16 compute through
+FSDP's param_dtype instead of autocast) the same step peaks at 8.6 GiB per GPU.
+
 Every path in the run dir comes from `sftscope.rundir.RunDir`. A run dir this trainer creates carries
 RunDir's marker (only such a dir may be replaced by --overwrite), and the finished marker is written last,
 after the final checkpoint and state, so `sweep --watch` knows training is over.
