@@ -35,7 +35,8 @@ class LabConfig:
 
     # (c) SFT. Measured on an idle 2-core machine (dynamic padding, ~10k tokens/s): with 16 rows per step,
     # Countdown (3 numbers) went 0 -> 13.5% after 1000 steps and 0 -> 32.5% after 2000 (411 s), while the
-    # cross-domain families dipped and then recovered. 2000 steps keeps `make demo` near 11 minutes.
+    # cross-domain families dipped and then recovered. 2000 steps keep `make demo` near 11 minutes on an idle
+    # machine (the SFT stage took 411 s on 2026-11-26, 657 s on a slower day).
     sft_steps: int = 2000
     batch_size: int = (
         16  # rows per optimizer step: many small updates learn most per CPU-second (docs/lab.md)
