@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-BOOTSTRAP = 1000  # analysis.estimator.N_BOOT; a literal so that `--help` does not import numpy
+from sftscope.cli.report import add_interval_options
 
 
 def step_value(text: str) -> str | int:
@@ -54,15 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="also write the tables to FILE (.md for markdown, .html for HTML); stdout always gets markdown",
     )
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=BOOTSTRAP,
-        help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)"
-    )
+    add_interval_options(parser)
     parser.set_defaults(handler=run_compare)
 
 

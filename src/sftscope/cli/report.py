@@ -12,6 +12,19 @@ import sys
 BOOTSTRAP = 1000  # analysis.estimator.N_BOOT; a literal so that `--help` does not import numpy
 
 
+def add_interval_options(parser: argparse.ArgumentParser) -> None:
+    """--bootstrap and --seed, defined once: `report` and `compare` must print the same interval for a cell."""
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP,
+        help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this command's parser; `set_defaults(handler=...)` names the function that runs it."""
     parser = subparsers.add_parser(
@@ -32,15 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run name inside the DB (default: the run dir's name, or the DB's only run)",
     )
     parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report)")
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=BOOTSTRAP,
-        help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)"
-    )
+    add_interval_options(parser)
     parser.set_defaults(handler=run_report)
 
 
