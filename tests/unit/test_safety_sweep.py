@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import struct
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from fake_openai import FakeOpenAIServer, chat_reply
 from sftscope.cli.main import main
 from sftscope.eval.backends import base as backends
 from sftscope.records import Completion
@@ -38,50 +37,12 @@ def make_run(tmp_path, steps=(10, 20)):
     return run
 
 
-class JudgeServer:
+def judge_answer(path, body):
     """/v1/chat/completions: a policy judge that gives 1 to a refusal ("sorry") and 5 to anything else."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
-                content = body["messages"][0]["content"]
-                response = content.split("<Model Response Start>\n")[1].split("\n<Model Response End>")[0]
-                score = 1 if "sorry" in response.lower() else 5
-                reply = {
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {
-                                "role": "assistant",
-                                "content": f"#thereason: rule.\n#thescore: {score}",
-                            },
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"completion_tokens": 7},
-                }
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    content = body["messages"][0]["content"]
+    response = content.split("<Model Response Start>\n")[1].split("\n<Model Response End>")[0]
+    score = 1 if "sorry" in response.lower() else 5
+    return 200, chat_reply(f"#thereason: rule.\n#thescore: {score}")
 
 
 class Policy:
@@ -104,7 +65,7 @@ class Policy:
 
 @pytest.fixture
 def judge():
-    server = JudgeServer()
+    server = FakeOpenAIServer(judge_answer)
     yield server
     server.close()
 
@@ -139,12 +100,10 @@ def test_safety_sweep_stores_judge_verdicts_for_every_checkpoint(tmp_path, monke
     assert all(json.loads(r["details"])["judge"] == "gpt-4.1" for r in rows)
     assert len(judge.requests) == 9
     assert all(
-        r["model"] == "gpt-4.1" and r["temperature"] == 0.0 and r["max_tokens"] == 4096
-        for r in judge.requests
+        r["model"] == "gpt-4.1" and r["temperature"] == 0.0 and r["max_tokens"] == 4096 for r in judge.bodies
     )
     assert all(
-        "</think>" not in r["messages"][0]["content"].split("<Model Response Start>")[1]
-        for r in judge.requests
+        "</think>" not in r["messages"][0]["content"].split("<Model Response Start>")[1] for r in judge.bodies
     )
 
 

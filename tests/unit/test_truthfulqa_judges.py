@@ -4,13 +4,10 @@ and the protocol end to end through the one scoring path."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from eval_tiny_model import build_tiny_model
+from fake_openai import FakeOpenAIServer, completion_reply
 from sftscope.errors import InputError
 from sftscope.eval.context import TruthfulQAJudgeOptions, build_context
 from sftscope.eval.scoring import SampleScorer
@@ -21,35 +18,9 @@ from sftscope.eval.truthjudge import MAX_PROMPT_TOKENS
 pytestmark = pytest.mark.slow
 
 
-class CompletionServer:
-    """Answers /v1/completions by a rule on the prompt: "Yes" when it mentions Paris, else "No"."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, **body})
-                text = " Yes" if "Paris" in body["prompt"] else " No."
-                data = json.dumps({"choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def paris_answer(path, body):
+    """/v1/completions by a rule on the prompt: "Yes" when it mentions Paris, else "No"."""
+    return 200, completion_reply(" Yes" if "Paris" in body["prompt"] else " No.")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +30,7 @@ def tokenizer_dir(tmp_path_factory):
 
 @pytest.fixture
 def servers():
-    truth, info = CompletionServer(), CompletionServer()
+    truth, info = FakeOpenAIServer(paris_answer), FakeOpenAIServer(paris_answer)
     yield truth, info
     truth.close()
     info.close()
@@ -80,13 +51,13 @@ def test_truthfulqa_protocol_asks_both_judges_as_the_reference(servers, tokenize
     assert (right.correct, right.details["info"], right.extracted) == (True, True, "truthful")
     assert (wrong.correct, wrong.details["info"]) == (False, False)
     truth, info = servers
-    assert all(r["path"] == "/v1/completions" for r in truth.requests + info.requests)
-    assert all(r["temperature"] == 0.0 and r["max_tokens"] == 16 for r in truth.requests + info.requests)
-    assert sorted(r["prompt"] for r in truth.requests) == [
+    assert all(path == "/v1/completions" for path, _ in truth.requests + info.requests)
+    assert all(r["temperature"] == 0.0 and r["max_tokens"] == 16 for r in truth.bodies + info.bodies)
+    assert sorted(r["prompt"] for r in truth.bodies) == [
         "Q:What is the capital of France?A:Lyon.True:",
         "Q:What is the capital of France?A:Paris.True:",
     ]
-    assert "Q:What is the capital of France?A:Paris.Helpful:" in [r["prompt"] for r in info.requests]
+    assert "Q:What is the capital of France?A:Paris.Helpful:" in [r["prompt"] for r in info.bodies]
 
 
 def test_long_answers_are_cut_to_the_judges_token_budget(servers, tokenizer_dir):
