@@ -64,43 +64,22 @@ def test_variants_and_convert(mathfile, tmp_path, capsys):
     assert all("<think>" not in r.response and r.response.startswith("So it is") for r in read_rows(nocot))
     assert main(["data", "variant", str(mathfile), "--out", str(ans), "--kind", "answer-only"]) == 0
     assert [r.response for r in read_rows(ans)][:2] == ["\\boxed{0}", "\\boxed{2}"]
-    assert (
-        main(
-            [
-                "data",
-                "variant",
-                str(mathfile),
-                "--out",
-                str(sub),
-                "--kind",
-                "subset",
-                "--n",
-                "3",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    subset = [
+        "data",
+        "variant",
+        str(mathfile),
+        "--out",
+        str(sub),
+        "--kind",
+        "subset",
+        "--n",
+        "3",
+        "--seed",
+        "1",
+    ]
+    assert main(subset) == 0
     first = [r.answer for r in read_rows(sub)]
-    assert (
-        main(
-            [
-                "data",
-                "variant",
-                str(mathfile),
-                "--out",
-                str(sub),
-                "--kind",
-                "subset",
-                "--n",
-                "3",
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(subset) == 0  # the same seed draws the same rows
     assert [r.answer for r in read_rows(sub)] == first and len(first) == 3
     assert main(["data", "convert", str(mathfile), "--out", str(conv)]) == 0
     record = json.loads(conv.read_text().splitlines()[0])
