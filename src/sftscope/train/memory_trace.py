@@ -57,7 +57,6 @@ class StepTrace:
     timeline: Any  # numpy int64 array [events, len(CATEGORIES)]
     n_params: int
     gpus: int
-    vocab: int
 
     def peak(self, scale: list[float] | None = None) -> tuple[int, dict[str, int]]:
         """The largest (optionally per-category scaled) total over the step, and its categories then."""
@@ -67,11 +66,6 @@ class StepTrace:
         at = int(np.argmax(scaled.sum(axis=1)))
         parts = {name: int(np.rint(scaled[at, i])) for i, name in enumerate(CATEGORIES)}
         return sum(parts.values()), parts
-
-
-def resolve_precision(cfg: SFTConfig) -> str:
-    """The precision the trainer uses on a GPU (`auto` means bf16 autocast there)."""
-    return "bf16" if cfg.precision == "auto" else cfg.precision
 
 
 def trace_step(
@@ -88,13 +82,13 @@ def trace_step(
     from sftscope.train.distributed import Dist, local_tensor, unwrap, wrap
     from sftscope.train.encoding import Encoded
     from sftscope.train.loss import LossModel
+    from sftscope.train.model import autocast_dtype, resolve_precision
     from sftscope.train.step import clip_gradients, forward_backward, make_optimizer
 
-    precision = resolve_precision(cfg)
+    precision = resolve_precision(cfg, cuda=True)
     fsdp = gpus > 1
     padded = rows > 1 and not cfg.packs
-    # The trace's own config: the loss chunk asked for; a chat-template file is no concern of a plan.
-    cfg = dataclasses.replace(cfg, loss_chunk_tokens=loss_chunk, chat_template=None, fsdp=fsdp)
+    cfg = dataclasses.replace(cfg, loss_chunk_tokens=loss_chunk, fsdp=fsdp)
     # Loss on every position a row can predict; the scale a token mean over the micro-batch would give.
     row = Encoded(tuple([0] * seq), 0)
     batch = collate([row] * rows, cfg.packs, 0, scales=[1.0 / (rows * (seq - 1))] * rows)
@@ -128,7 +122,7 @@ def trace_step(
         tracer.register([local_tensor(p.grad) for p in params if p.grad is not None], "grads")
         tracer.register([local_tensor(t) for s in optimizer.state.values() for t in s.values()], "optimizer")
         tracer.register(list(micro.values()), "activations")
-        autocast = torch.bfloat16 if precision == "bf16" and not fsdp else None  # as trainer.setup decides
+        autocast = autocast_dtype(precision, fsdp)
         try:
             with tracer:
                 forward_backward(module, micro_batches, dist, cfg, autocast)
@@ -148,35 +142,25 @@ def trace_step(
             timeline=tracer.timeline(),
             n_params=sum(p.numel() for p in unwrap(module).parameters()),
             gpus=gpus,
-            vocab=model_config.get_text_config().vocab_size,
         )
 
 
 def _build(model_config: Any, cfg: SFTConfig, precision: str, padded: bool) -> Any:
-    """The model from its config (fake weights), prepared by the trainer's own `load_model` for a GPU."""
-    import torch
+    """The model from its config (fake weights), prepared by the trainer's own `prepare_model` for a GPU."""
     from transformers import AutoModelForCausalLM
 
-    from sftscope.train.model import load_model
+    from sftscope.train.model import prepare_model, weight_dtype
 
-    dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
     try:
         model = AutoModelForCausalLM.from_config(
-            model_config, dtype=dtype, attn_implementation="sdpa" if padded else _unmasked_sdpa()
+            model_config,
+            dtype=weight_dtype(precision),
+            attn_implementation="sdpa" if padded else _unmasked_sdpa(),
         )
     except (ValueError, ImportError) as exc:
         raise InputError(f"cannot build the model from its config.json ({exc})") from None
-    # Built in its dtype already: load_model's bf16-pure cast is not asked for (Module.to cannot swap fake
-    # tied weights). What remains is the trainer's preparation: no KV cache, activation checkpointing.
-    model, _ = load_model(cfg, "fp32", True, model=model, tokenizer=_ConfigOnlyTokenizer())
+    prepare_model(model, cfg, precision, cuda=True)
     return model
-
-
-class _ConfigOnlyTokenizer:
-    """What `load_model` checks of a tokenizer (a plan has none: it reads only config.json)."""
-
-    chat_template = "{{ messages }}"
-    eos_token_id = 0
 
 
 @contextlib.contextmanager

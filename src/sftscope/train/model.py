@@ -18,6 +18,7 @@ from sftscope.errors import InputError
 from sftscope.train.config import SFTConfig
 from sftscope.train.encoding import prepare_tokenizer
 
+NO_MODEL = "config model: no base model given (set model: PATH_OR_HUB_ID)"
 # attn_implementation -> (module that provides it, what to install)
 FLASH_PACKAGES = {
     "flash_attention_2": ("flash_attn", "the flash extra: pip install 'sftscope[flash]' (flash-attn)"),
@@ -48,39 +49,93 @@ def load_model(
     `on_meta`: build the architecture on the meta device without reading weights (FSDP ranks other than 0,
     which receive their shards from rank 0).
     """
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model is None:
         if not cfg.model:
-            raise InputError("config model: no base model given (set model: PATH_OR_HUB_ID)")
-        local = Path(cfg.model)
-        if not local.exists() and (cfg.model.startswith((".", "/", "~")) or cfg.model.count("/") > 1):
+            raise InputError(NO_MODEL)
+        if not Path(cfg.model).exists() and (
+            cfg.model.startswith((".", "/", "~")) or cfg.model.count("/") > 1
+        ):
             raise InputError(f"{cfg.model}: model path not found (check config model:)")
         check_attention(cfg)
-        dtype = torch.bfloat16 if precision == "bf16-pure" else torch.float32
         remote = cfg.trust_remote_code
         try:
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.model, trust_remote_code=remote)
             kwargs = {
-                "dtype": dtype,
+                "dtype": weight_dtype(precision),
                 "attn_implementation": cfg.attn_implementation,
                 "trust_remote_code": remote,
             }
             if on_meta:
-                config = AutoConfig.from_pretrained(cfg.model, trust_remote_code=remote)
+                import torch
+
+                config = load_model_config(cfg)
                 with torch.device("meta"):
                     model = AutoModelForCausalLM.from_config(config, **kwargs)
             else:
                 model = AutoModelForCausalLM.from_pretrained(cfg.model, **kwargs)
         except (OSError, ImportError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = "" if remote or "trust_remote_code" not in str(exc) else "; set trust_remote_code: true"
-            raise InputError(f"{cfg.model}: cannot load the model ({first[:200]}{hint})") from None
+            raise _load_error(cfg, "cannot load the model", exc) from None
     elif tokenizer is None:
         raise InputError("TrainInputs.model needs its tokenizer too (TrainInputs.tokenizer)")
     prepare_tokenizer(tokenizer, cfg.model or "tokenizer", cfg.chat_template)
-    if precision == "bf16-pure":  # weights (and so AdamW's moments) in bf16, also for a model handed in
+    prepare_model(model, cfg, precision, cuda)
+    return model, tokenizer
+
+
+def load_model_config(cfg: SFTConfig) -> Any:
+    """The configured model's config.json (a local dir or the hub), without weights."""
+    from transformers import AutoConfig
+
+    if not cfg.model:
+        raise InputError(NO_MODEL)
+    try:
+        return AutoConfig.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ImportError, ValueError) as exc:
+        raise _load_error(cfg, "cannot read the model's config.json", exc) from None
+
+
+def _load_error(cfg: SFTConfig, what: str, exc: Exception) -> InputError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = (
+        ""
+        if cfg.trust_remote_code or "trust_remote_code" not in str(exc)
+        else "; set trust_remote_code: true"
+    )
+    return InputError(f"{cfg.model}: {what} ({first[:200]}{hint})")
+
+
+def resolve_precision(cfg: SFTConfig, cuda: bool) -> str:
+    """The precision a run trains in: `auto` is bf16 autocast on a GPU and fp32 on a CPU."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16" if cuda else "fp32"
+
+
+def weight_dtype(precision: str) -> Any:
+    """The dtype the weights (and so AdamW's moments) are held in."""
+    import torch
+
+    return torch.bfloat16 if precision == "bf16-pure" else torch.float32
+
+
+def autocast_dtype(precision: str, fsdp: bool) -> Any:
+    """bf16 autocast around the forward for `bf16`; FSDP2 casts through its mixed-precision policy instead."""
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" and not fsdp else None
+
+
+def prepare_model(model: Any, cfg: SFTConfig, precision: str, cuda: bool) -> None:
+    """What the trainer asks of any model, loaded or handed in: its precision, no KV cache, checkpointing."""
+    import torch
+
+    # Cast only when needed: a model built in bf16 already (the memory plan's fake one, whose tied weights
+    # Module.to cannot swap) stays as it is.
+    if precision == "bf16-pure" and any(
+        p.dtype != torch.bfloat16 for p in model.parameters() if p.is_floating_point()
+    ):
         model.to(torch.bfloat16)
     model.config.use_cache = False
     if cfg.activation_checkpointing if cfg.activation_checkpointing is not None else cuda:
@@ -88,7 +143,6 @@ def load_model(
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model, tokenizer
 
 
 def tied_targets(model: Any) -> dict[str, str]:

@@ -23,7 +23,8 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.train.config import SFTConfig
-from sftscope.train.memory_trace import CATEGORIES, StepTrace, resolve_precision, trace_step
+from sftscope.train.memory_trace import CATEGORIES, StepTrace, trace_step
+from sftscope.train.model import load_model_config, resolve_precision
 
 GIB = 2**30
 HEADROOM = 0.10  # of the card, for what a trace cannot see
@@ -71,19 +72,6 @@ def parse_memory(text: str) -> float:
     return float(match.group(1))
 
 
-def load_model_config(name: str) -> Any:
-    """The model's config.json from a local dir or the hub; no weights."""
-    from transformers import AutoConfig
-
-    if not name:
-        raise InputError("config model: no base model given (set model: PATH_OR_HUB_ID)")
-    try:
-        return AutoConfig.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{name}: cannot read the model's config.json ({first[:200]})") from None
-
-
 def plan_memory(
     cfg: SFTConfig,
     gpus: int = 1,
@@ -94,7 +82,7 @@ def plan_memory(
     """Trace one step of `cfg`'s model and lay out its peak memory per GPU on `gpus` GPUs."""
     if gpus < 1:
         raise InputError(f"--gpus {gpus}: expected at least 1")
-    model_config = model_config if model_config is not None else load_model_config(cfg.model)
+    model_config = model_config if model_config is not None else load_model_config(cfg)
     if cfg.micro_batch_tokens > 0:  # one packed micro-batch; a row longer than the budget goes alone
         rows, seq = 1, max(cfg.micro_batch_tokens, cfg.max_length)
         micro_steps = math.ceil(cfg.batch_size * cfg.max_length / (gpus * seq))
@@ -111,7 +99,7 @@ def plan_memory(
         n_params=trace.n_params,
         gpus=gpus,
         gpu_memory_gib=gpu_memory_gib,
-        precision=resolve_precision(cfg),
+        precision=resolve_precision(cfg, cuda=True),
         activation_checkpointing=cfg.activation_checkpointing is not False,
         rows_per_micro_batch=rows,
         micro_batch_tokens=rows * seq,

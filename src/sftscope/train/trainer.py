@@ -58,7 +58,7 @@ from sftscope.train.distributed import (
 from sftscope.train.encoding import Encoded, EncodeStats, encode_rows
 from sftscope.train.loss import LossModel
 from sftscope.train.metrics import MetricsLog, check_reporters
-from sftscope.train.model import check_tied, load_model
+from sftscope.train.model import autocast_dtype, check_tied, load_model, resolve_precision
 from sftscope.train.preflight import check_run_dir, make_run_dir
 from sftscope.train.state import find_state, load_state, save_state
 from sftscope.train.step import (
@@ -175,7 +175,7 @@ def setup(
         if cfg.num_threads:
             torch.set_num_threads(min(cfg.num_threads, os.cpu_count() or 1))
         cuda = dist.device.type == "cuda"
-        precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
+        precision = resolve_precision(cfg, cuda)
         torch.manual_seed(cfg.seed)
         # All input checks come before the run dir is touched, so a typo never leaves a half-made run behind.
         on_meta = dist.fsdp and dist.world > 1 and not dist.main  # rank 0 reads the weights, then shares
@@ -236,7 +236,7 @@ def setup(
         encoded=encoded,
         total=total,
         save_steps=save_steps,
-        autocast_dtype=torch.bfloat16 if precision == "bf16" and not dist.fsdp else None,
+        autocast_dtype=autocast_dtype(precision, dist.fsdp),
         save_dtype=torch.bfloat16 if precision.startswith("bf16") else next(model.parameters()).dtype,
         log=log,
         result=result,
