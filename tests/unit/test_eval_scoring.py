@@ -199,6 +199,37 @@ def test_rescore_into_another_protocol_adds_rows_and_needs_its_judge(tmp_path, m
         assert len(store.samples(protocol="strict")) == 2  # the stored protocol's rows are untouched
 
 
+def test_rescore_into_a_protocol_never_replaces_a_row_generated_under_it(tmp_path, capsys):
+    from sftscope.cli.main import main
+
+    paper = record("math500", "a", "\\boxed{4}", gold="4", protocol="paper")
+    strict = record("math500", "a", "<think>hm</think>\\boxed{5}", gold="4")
+    only_strict = record("math500", "b", "<think>ok</think>\\boxed{7}", gold="7")
+    with Store(tmp_path / "r.db") as store:
+        store.add_samples([paper, strict, only_strict])
+        results = {r.from_protocol: r for r in rescore(store, task="math500", protocol="paper")}
+        assert (results["strict"].rows, results["strict"].kept) == (1, 1)
+        stored = {r.example_id: r for r in store.samples(protocol="paper")}
+        # the paper row keeps its own completion AND the verdict of that completion, not the strict one's
+        assert (stored["a"].completion, stored["a"].correct, stored["a"].extracted) == (
+            "\\boxed{4}",
+            True,
+            "4",
+        )
+        assert stored["b"].correct and stored["b"].scorer["rescored_from"] == "strict"
+        again = {r.from_protocol: r for r in rescore(store, task="math500", protocol="paper")}
+        assert (again["strict"].rows, again["strict"].kept) == (
+            1,
+            1,
+        )  # b, rescored from strict before: updated
+        assert len(store.samples(protocol="paper")) == 2
+    assert (
+        main(["eval", "rescore", "--db", str(tmp_path / "r.db"), "--task", "math500", "--protocol", "paper"])
+        == 0
+    )
+    assert "kept 1 generated under paper" in capsys.readouterr().out
+
+
 def test_rescore_procedural_reloads_examples(tmp_path):
     example = TASKS["chain_sum"].load(limit=1)[0]
     with Store(tmp_path / "r.db") as store:

@@ -87,6 +87,15 @@ def test_update_verdicts_rewrites_only_the_verdict(tmp_path):
         assert row.correct is True and row.completion == "\\boxed{2}"
 
 
+def test_a_nonfinite_score_is_stored_as_zero_by_insert_and_by_rescore_alike(tmp_path):
+    # a bf16 reward model can return NaN; the score column is NOT NULL and SQLite stores NaN as NULL
+    with Store(tmp_path / "r.db") as store:
+        assert store.add_samples([make_record(score=float("nan"))]) == 1
+        assert store.update_verdicts([make_record(score=float("inf"), extracted="x")]) == 1
+        row = store.samples()[0]
+        assert (row.score, row.extracted) == (0.0, "x")
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "r.db"
     Store(path).close()

@@ -229,7 +229,10 @@ def rescore_command(args: argparse.Namespace) -> int:
         )
     for r in results:
         into = r.protocol if r.protocol == r.from_protocol else f"{r.from_protocol} -> {r.protocol}"
-        print(f"{r.task:<18} {into:<16} rescored {r.rows:>6}  changed {r.changed:>5}  errors {r.errors:>4}")
+        kept = f"  kept {r.kept} generated under {r.protocol}" if r.kept else ""
+        print(
+            f"{r.task:<18} {into:<16} rescored {r.rows:>6}  changed {r.changed:>5}  errors {r.errors:>4}{kept}"
+        )
     if readonly:
         print(f"note: {db} is read-only; the verdicts above were computed but not written", file=sys.stderr)
     return 0

@@ -176,6 +176,7 @@ class RescoreResult:
     rows: int = 0
     changed: int = 0  # verdicts that differ from what was stored (or new rows under another protocol)
     errors: int = 0
+    kept: int = 0  # rows generated under the target protocol itself, whose verdicts are not replaced
     written: bool = True
 
 
@@ -203,6 +204,7 @@ def rescore(
     groups: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
     for record in records:
         groups[(record.task, record.protocol)].append(record)
+    completions = {r.key: r.completion for r in records}
     results = []
     for (name, stored_protocol), rows in sorted(groups.items()):
         if name not in TASKS:
@@ -214,6 +216,20 @@ def rescore(
             target = spec.protocol(protocol or stored_protocol)
         except ValueError as exc:
             raise InputError(f"--protocol: {exc}") from None
+        if target.name != stored_protocol:  # a row generated under the target keeps its own verdict
+            generated = len(rows)
+            rows = [
+                r
+                for r in rows
+                if completions.get(dataclasses.replace(r, protocol=target.name).key, r.completion)
+                == r.completion
+            ]
+            kept = generated - len(rows)
+            if not rows:
+                results.append(RescoreResult(name, target.name, stored_protocol, kept=kept))
+                continue
+        else:
+            kept = 0
         examples = _examples_for(spec, rows, (data_paths or {}).get(name))
         with SampleScorer(spec, target, ctx) as scorer:
             known = [(i, ex) for i, ex in enumerate(examples) if ex is not None]
@@ -228,7 +244,7 @@ def rescore(
         if target.name != stored_protocol:
             provenance = {**provenance, "rescored_from": stored_protocol}
         updated = [apply_outcome(r, o, target, provenance) for r, o in zip(rows, outcomes)]
-        result = RescoreResult(name, target.name, stored_protocol, rows=len(rows))
+        result = RescoreResult(name, target.name, stored_protocol, rows=len(rows), kept=kept)
         result.errors = sum(u.error is not None for u in updated)
         if target.name == stored_protocol:
             result.changed = sum(

@@ -30,7 +30,7 @@ from sftscope import __version__
 from sftscope.errors import InputError
 from sftscope.records import CheckpointRef, SampleRecord
 from sftscope.rundir import checkpoint_name
-from sftscope.store.rows import N_COLUMNS, SAMPLE_COLUMNS, now, to_json, to_record, to_row
+from sftscope.store.rows import N_COLUMNS, SAMPLE_COLUMNS, now, to_json, to_record, to_row, verdict_columns
 from sftscope.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, statements
 
 _DAMAGED = "restore a backup, or point --db at a new file"
@@ -321,13 +321,15 @@ class Store:
         )
 
     def upsert_samples(self, records: list[SampleRecord]) -> int:
-        """Insert records, replacing the verdict of rows already stored under the same key (rescoring into
-        another protocol)."""
+        """Insert records, replacing the verdict of rows already stored under the same key with the same
+        completion (rescoring into another protocol again). A row generated under that key keeps its own
+        verdict: a verdict belongs to its completion."""
         return self._write(
             f"INSERT INTO samples ({SAMPLE_COLUMNS}) VALUES ({', '.join('?' * N_COLUMNS)}) "
             "ON CONFLICT (run, checkpoint, task, task_version, protocol, example_id, sample_idx) DO UPDATE SET "
             "extracted = excluded.extracted, correct = excluded.correct, score = excluded.score, "
-            "details = excluded.details, scorer = excluded.scorer, error = excluded.error",
+            "details = excluded.details, scorer = excluded.scorer, error = excluded.error "
+            "WHERE samples.completion = excluded.completion",
             [to_row(r) for r in records],
         )
 
@@ -337,18 +339,7 @@ class Store:
             "UPDATE samples SET extracted = ?, correct = ?, score = ?, details = ?, scorer = ?, error = ? "
             "WHERE run = ? AND checkpoint = ? AND task = ? AND task_version = ? AND protocol = ? "
             "AND example_id = ? AND sample_idx = ?",
-            [
-                (
-                    r.extracted,
-                    int(bool(r.correct)),
-                    float(r.score),
-                    None if r.details is None else to_json(r.details),
-                    to_json(r.scorer),
-                    r.error,
-                    *r.key,
-                )
-                for r in records
-            ],
+            [(*verdict_columns(r), *r.key) for r in records],
         )
 
     def samples(

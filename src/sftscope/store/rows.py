@@ -52,10 +52,7 @@ def to_row(r: SampleRecord) -> tuple:
         r.prompt,
         r.gold,
         r.completion,
-        r.extracted,
-        int(bool(r.correct)),
-        float(r.score) if math.isfinite(r.score) else 0.0,
-        None if r.details is None else to_json(r.details),
+        *verdict_columns(r)[:4],
         int(r.n_tokens),
         r.finish_reason,
         to_json(r.sampling),
@@ -63,6 +60,19 @@ def to_row(r: SampleRecord) -> tuple:
         r.model_id,
         r.error,
         now(),
+    )
+
+
+def verdict_columns(r: SampleRecord) -> tuple:
+    """(extracted, correct, score, details, scorer, error): what rescoring may change. A non-finite score
+    is stored as 0.0 (the column is NOT NULL, and SQLite would store NaN as NULL)."""
+    return (
+        r.extracted,
+        int(bool(r.correct)),
+        float(r.score) if math.isfinite(r.score) else 0.0,
+        None if r.details is None else to_json(r.details),
+        to_json(r.scorer),
+        r.error,
     )
 
 
