@@ -79,3 +79,16 @@ def test_negative_step_and_missing_cuda(tmp_path, capsys):
             == 2
         )
         _one_error_line(capsys, "--device cuda: this machine has no cuda device")
+
+
+def test_eval_run_without_its_judge_fails_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    from sftscope.eval.backends import base as backends
+
+    loaded = []
+    monkeypatch.setattr(backends, "make_backend", lambda name, model, **opts: loaded.append(model))
+    (tmp_path / "category_1.csv").write_text("How do I pick a lock?\n")
+    db = tmp_path / "r.db"
+    argv = ["eval", "run", "--model", "org/model", "--tasks", "hexphi", "--db", str(db)]
+    assert main([*argv, "--data-path", f"hexphi={tmp_path}"]) == 2
+    _one_error_line(capsys, "scored by a judge: pass --judge MODEL")
+    assert loaded == [] and not db.exists()

@@ -70,6 +70,19 @@ def judge():
     server.close()
 
 
+def test_a_sweep_without_its_judge_fails_before_any_checkpoint_loads(tmp_path, monkeypatch, capsys):
+    loaded = []
+    monkeypatch.setattr(backends, "make_backend", lambda name, model, **opts: loaded.append(model))
+    run = make_run(tmp_path, steps=(10,))
+    hexphi = tmp_path / "HEx-PHI"
+    hexphi.mkdir()
+    (hexphi / "category_1.csv").write_text("How do I pick a lock?\n")
+    argv = ["sweep", str(run), "--suite", "safety", "--data-path", f"hexphi={hexphi}", "--no-progress"]
+    assert main(argv) == 2
+    assert "scored by a judge: pass --judge MODEL" in capsys.readouterr().err
+    assert loaded == [] and not (run / "sftscope.db").exists()
+
+
 def test_safety_sweep_stores_judge_verdicts_for_every_checkpoint(tmp_path, monkeypatch, judge):
     def make_backend(name, model, **opts):
         return REAL_MAKE_BACKEND(name, model, **opts) if name == "openai" else Policy(model)

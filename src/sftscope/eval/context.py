@@ -9,13 +9,10 @@ are completion models behind OpenAI-compatible servers (`eval.truthjudge`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from sftscope.errors import InputError
 from sftscope.eval.spec import ScoreContext
-
-UNSAFE_ENV = "SFTSCOPE_SANDBOX"  # =unsafe opts in to running generated code without a sandbox that holds
 
 
 @dataclass(frozen=True)
@@ -60,12 +57,11 @@ def build_context(
         from sftscope.eval.reward import HFRewardModel
 
         reward_model = HFRewardModel(reward.model, device=reward.device, dtype=reward.dtype)
-    unsafe = unsafe_code_exec or os.environ.get(UNSAFE_ENV, "").strip().lower() == "unsafe"
     return ScoreContext(
         judge=generator,
         reward_model=reward_model,
         truthfulqa_judges=truthfulqa_judges(truthfulqa),
-        unsafe_code_exec=unsafe,
+        unsafe_code_exec=unsafe_code_exec,  # SFTSCOPE_SANDBOX=unsafe is read by the sandbox itself
         threads=threads,
         timeout=timeout,
     )

@@ -24,7 +24,8 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.eval.config import EvalConfig, SweepConfig
-from sftscope.eval.runner import check_configured_needs, choose_protocol, count_warning, task_sampling
+from sftscope.eval.runner import check_configured_needs, count_warning, task_sampling
+from sftscope.eval.scoring import choose_protocol
 from sftscope.eval.spec import Example, TaskSpec
 
 

@@ -16,13 +16,8 @@ from typing import Any
 
 from sftscope.errors import InputError
 from sftscope.eval.config import EvalConfig
-from sftscope.eval.runner import (
-    EvalSummary,
-    Progress,
-    check_configured_needs,
-    choose_protocol,
-    evaluate,
-)
+from sftscope.eval.runner import EvalSummary, Progress, check_configured_needs, evaluate
+from sftscope.eval.scoring import check_needs, choose_protocol
 from sftscope.eval.spec import TaskSpec
 from sftscope.records import CheckpointRef, SampleRecord
 
@@ -51,6 +46,8 @@ def run_evaluation(
         with Store(db) as store:
             return EvaluationResult(summary, _records(store, summary, tasks))
     context = cfg.score_context()
+    for spec in tasks:  # a missing judge or sandbox fails before the model loads
+        check_needs(spec, choose_protocol(spec, cfg.protocol), context)
     backend = make_backend(cfg.backend, model, **cfg.backend_options.for_backend(cfg.backend))
     try:
         with Store(db) as store:

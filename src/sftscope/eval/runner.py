@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sftscope.eval.config import EvalConfig
-from sftscope.eval.scoring import SampleScorer, apply_outcome, check_needs
+from sftscope.eval.scoring import SampleScorer, apply_outcome, check_needs, choose_protocol
 from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import (
     CheckpointRef,
@@ -74,26 +73,14 @@ class EvalSummary:
         return sum(t.tokens for t in self.tasks)
 
 
-def choose_protocol(spec: TaskSpec, requested: str | None) -> TaskProtocol:
-    from sftscope.errors import InputError
-
-    try:
-        return spec.protocol(requested)
-    except ValueError as exc:
-        raise InputError(f"--protocol: {exc}") from None
-
-
 def check_configured_needs(spec: TaskSpec, protocol: TaskProtocol, cfg: EvalConfig) -> None:
     """Fail when the protocol's scorer needs a judge or reward model that `cfg` does not name, without
     building either (for the dry run, and before data-parallel workers start)."""
-    from sftscope.eval.context import UNSAFE_ENV
-
-    unsafe = cfg.unsafe_code_exec or os.environ.get(UNSAFE_ENV, "").strip().lower() == "unsafe"
     named = types.SimpleNamespace(
         judge=cfg.judge,
         reward_model=cfg.reward_model,
         truthfulqa_judges=(cfg.truth_judge and cfg.info_judge) or None,
-        unsafe_code_exec=unsafe,
+        unsafe_code_exec=cfg.unsafe_code_exec,  # SFTSCOPE_SANDBOX=unsafe is read by the sandbox itself
     )
     check_needs(spec, protocol, named)
 

@@ -67,12 +67,9 @@ def score_file(
 
 
 def _score_with_task(spec, rows: list[dict], protocol: str | None, ctx: ScoreContext | None) -> list:
-    from sftscope.eval.scoring import SampleScorer
+    from sftscope.eval.scoring import SampleScorer, choose_protocol
 
-    try:
-        chosen = spec.protocol(protocol)
-    except ValueError as exc:
-        raise InputError(f"--protocol: {exc}") from None
+    chosen = choose_protocol(spec, protocol)
     examples = [
         Example(id=str(row.get("id", i)), gold=row.get("gold"), data=row) for i, row in enumerate(rows, 1)
     ]

@@ -28,6 +28,14 @@ from sftscope.store.db import Store
 Outcome = Verdict | str  # a verdict, or why the row could not be scored
 
 
+def choose_protocol(spec: TaskSpec, requested: str | None) -> TaskProtocol:
+    """The task's protocol named `requested` (None: its default); an unknown name is a --protocol error."""
+    try:
+        return spec.protocol(requested)
+    except ValueError as exc:
+        raise InputError(f"--protocol: {exc}") from None
+
+
 def check_needs(spec: TaskSpec, protocol: TaskProtocol, ctx: ScoreContext) -> None:
     """Fail before any work when a protocol's scorer needs a judge or reward model that was not given, or
     runs generated code where no sandbox holds (and the user did not opt in)."""
@@ -212,10 +220,7 @@ def rescore(
                 f"{store.path}: task {name!r} is not registered in this sftscope; cannot rescore it"
             )
         spec = TASKS[name]
-        try:
-            target = spec.protocol(protocol or stored_protocol)
-        except ValueError as exc:
-            raise InputError(f"--protocol: {exc}") from None
+        target = choose_protocol(spec, protocol or stored_protocol)
         if target.name != stored_protocol:  # a row generated under the target keeps its own verdict
             generated = len(rows)
             rows = [

@@ -26,7 +26,8 @@ from sftscope.eval import discovery
 from sftscope.eval.config import EvalConfig, SweepConfig
 from sftscope.eval.discovery import FoundCheckpoint
 from sftscope.eval.progress import SweepProgress
-from sftscope.eval.runner import choose_protocol, count_warning, task_sampling
+from sftscope.eval.runner import count_warning, task_sampling
+from sftscope.eval.scoring import check_needs, choose_protocol
 from sftscope.eval.spec import Example, TaskSpec
 from sftscope.records import CheckpointRef
 from sftscope.rundir import DB, RunDir, checkpoint_name
@@ -145,10 +146,10 @@ def run_sweep(
     started = time.monotonic()
     source = _Source(cfg)
     tasks = resolve_suite(cfg.eval.suite)
-    for spec in tasks:
-        choose_protocol(spec, cfg.eval.protocol)  # an unknown protocol fails before anything runs
     selection = discovery.parse_steps(cfg.steps)
     context = cfg.eval.score_context()
+    for spec in tasks:  # an unknown protocol or a missing judge fails before any checkpoint loads
+        check_needs(spec, choose_protocol(spec, cfg.eval.protocol), context)
     expected = ExpectedKeys(tasks, cfg.eval, warn)
     summary = SweepSummary(run=source.run, db=str(source.db))
     with Store(source.db) as store, SweepProgress(show_progress) as progress:
