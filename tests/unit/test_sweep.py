@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import struct
@@ -377,7 +378,7 @@ def test_data_parallel_sweep_stores_the_same_rows(tmp_path, loads, monkeypatch):
 
 def test_store_round_trips_per_checkpoint(tmp_path, loads, monkeypatch):
     """The store answers "what is missing" once per checkpoint: a stored checkpoint costs one query; one
-    with work costs the plan's query, the identity check and record, one more query, and a write per batch."""
+    with work costs the plan's query, the identity check and record, and a write per batch."""
     calls: list[str] = []
     real_read, real_write = Store._read, Store._write
     monkeypatch.setattr(
@@ -390,7 +391,22 @@ def test_store_round_trips_per_checkpoint(tmp_path, loads, monkeypatch):
     run_sweep(config(run), show_progress=False)
     per_sweep = 2  # record_run: read the run's task versions, write the run
     batches = 2  # fake_a and fake_b each fit in one batch of 64
-    assert len(calls) == per_sweep + 3 * (1 + 2 + 1 + batches)
+    assert len(calls) == per_sweep + 3 * (1 + 2 + batches)
     calls.clear()
     again = run_sweep(config(run), show_progress=False)
     assert again.cached == [0, 10, 20] and len(calls) == per_sweep + 3 * 1
+
+
+def test_each_task_loads_its_examples_once_per_sweep(tmp_path, loads, monkeypatch):
+    opened: list[str] = []
+    for name in ("fake_a", "fake_b"):
+        spec = registry.TASKS[name]
+
+        def counting(limit, data_path, _name=name, _load=spec.loader):
+            opened.append(_name)
+            return _load(limit, data_path)
+
+        monkeypatch.setitem(registry.TASKS, name, dataclasses.replace(spec, loader=counting))
+    run = make_run(tmp_path, steps=(10, 20))
+    summary = run_sweep(config(run), show_progress=False)
+    assert summary.evaluated == [0, 10, 20] and sorted(opened) == ["fake_a", "fake_b"]

@@ -128,15 +128,19 @@ def evaluate(
     model_id: str = "",
     progress: Progress | None = None,
     shard: tuple[int, int] | None = None,
+    stored: dict | None = None,
+    examples: dict[str, list[Example]] | None = None,
 ) -> EvalSummary:
     """Generate, score and store every missing sample of `tasks` for checkpoint `ref` (of shard
-    `shard=(k, n)` only, when given)."""
+    `shard=(k, n)` only, when given). `stored` (what `Store.stored` answered for this checkpoint) and
+    `examples` (per task name) spare a caller that has them, the sweep's plan, a second query and load."""
     cfg = cfg or EvalConfig()
     chosen = [(spec, choose_protocol(spec, cfg.protocol)) for spec in tasks]
     scorers = [SampleScorer(spec, protocol, context) for spec, protocol in chosen]  # checks needs first
     checkpoint = store.record_checkpoint(ref, model_id)
     summary = EvalSummary(run=ref.run, checkpoint=checkpoint, step=ref.step)
-    stored = store.stored(ref.run, checkpoint)
+    stored = store.stored(ref.run, checkpoint) if stored is None else stored
+    examples = examples or {}
     for (spec, protocol), scorer in zip(chosen, scorers):
         with scorer:
             summary.tasks.append(
@@ -149,6 +153,7 @@ def evaluate(
                     ref,
                     checkpoint,
                     stored,
+                    examples.get(spec.name),
                     cfg,
                     model_id,
                     progress,
@@ -167,6 +172,7 @@ def _evaluate_task(
     ref: CheckpointRef,
     checkpoint: str,
     stored: dict,
+    examples: list[Example] | None,
     cfg: EvalConfig,
     model_id: str,
     progress: Progress | None,
@@ -174,7 +180,8 @@ def _evaluate_task(
 ) -> TaskResult:
     params = task_sampling(spec, protocol, cfg)
     sampling = dataclasses.asdict(params)
-    examples = spec.load(limit=cfg.limit, data_path=cfg.data_paths.get(spec.name))
+    if examples is None:
+        examples = spec.load(limit=cfg.limit, data_path=cfg.data_paths.get(spec.name))
     result = TaskResult(task=spec.name, protocol=protocol.name, examples=len(examples))
     result.warning = count_warning(spec, len(examples), cfg.limit)
     if shard is not None:

@@ -51,6 +51,7 @@ class CheckpointPlan:
 
     found: FoundCheckpoint
     missing: dict[str, int]
+    stored: dict = field(default_factory=dict, repr=False)  # the store's answer (`Store.stored`), reused
 
     @property
     def todo(self) -> list[str]:
@@ -79,6 +80,7 @@ class ExpectedKeys:
             examples = self.loaded.get(spec.name)
             if examples is None:
                 examples = spec.load(limit=ev.limit, data_path=ev.data_paths.get(spec.name))
+                self.loaded[spec.name] = examples  # the execute step evaluates these, not a second load
             note = count_warning(spec, len(examples), ev.limit)
             if note and self.warn:
                 self.warn(note)
@@ -94,7 +96,7 @@ def plan_checkpoint(store: Store, run: str, found: FoundCheckpoint, expected: Ex
         protocol = choose_protocol(spec, expected.ev.protocol).name
         have = set(stored.get((spec.name, spec.version, protocol), {}))
         missing[spec.name] = len(expected.of(spec) - have)
-    return CheckpointPlan(found, missing)
+    return CheckpointPlan(found, missing, stored)
 
 
 @dataclass
@@ -175,7 +177,9 @@ def run_sweep(
                 progress.advance(len(tasks) - len(plan.todo), f"step {f.step}: stored")
                 if plan.todo:
                     todo = [t for t in tasks if t.name in plan.todo]
-                    summary.new_samples += _execute(plan, todo, source.run, store, cfg, context, progress)
+                    summary.new_samples += _execute(
+                        plan, todo, source.run, store, cfg, context, progress, expected.loaded
+                    )
                     summary.evaluated.append(f.step)
                 else:
                     summary.cached.append(f.step)
@@ -200,7 +204,14 @@ def run_sweep(
 
 
 def _execute(
-    plan: CheckpointPlan, todo: list[TaskSpec], run: str, store: Store, cfg: SweepConfig, context, progress
+    plan: CheckpointPlan,
+    todo: list[TaskSpec],
+    run: str,
+    store: Store,
+    cfg: SweepConfig,
+    context,
+    progress,
+    examples: dict[str, list[Example]],
 ) -> int:
     """Evaluate one checkpoint's missing tasks; the backend is closed before the next checkpoint loads."""
     from sftscope.eval.backends.base import close_backend, make_backend
@@ -233,8 +244,20 @@ def _execute(
             progress.advance(1, label)
 
     try:
-        # One call for all the checkpoint's missing tasks: the store is asked once what is stored.
-        result = evaluate(backend, todo, store, ref, ev, context=context, model_id=model_id, progress=report)
+        # One call for all the checkpoint's missing tasks, on the plan's answer from the store and the
+        # examples the plan loaded: nothing is asked or loaded twice.
+        result = evaluate(
+            backend,
+            todo,
+            store,
+            ref,
+            ev,
+            context=context,
+            model_id=model_id,
+            progress=report,
+            stored=plan.stored,
+            examples=examples,
+        )
     finally:
         close_backend(backend)  # frees the model (vLLM: shuts the engine down) before the next one loads
         del backend
