@@ -132,6 +132,17 @@ def test_processes_kill_a_row_that_overruns_and_carry_on():
     assert scorer._pool is None  # closed with the context
 
 
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
+def test_a_row_past_the_timeout_is_timeout_and_the_next_rows_still_score(protocol):
+    spec = TASKS["math500"]
+    hang = "\\boxed{9^{9^{9^{9}}}}"  # sympy spends seconds on this power (tests/unit/test_verify_math.py)
+    examples = [Example("a", "2"), Example("b", "4"), Example("c", "7")]
+    with SampleScorer(spec, spec.protocol(protocol), ScoreContext(threads=1, timeout=1)) as scorer:
+        out = scorer.score(examples, [hang, "\\boxed{4}", "\\boxed{7}"])
+    assert [(o.correct, o.reason) for o in out][0] == (False, "timeout")
+    assert [o.correct for o in out[1:]] == [True, True]
+
+
 def test_rescore_in_place_uses_the_task_scorer(tmp_path):
     with Store(tmp_path / "r.db") as store:
         store.add_samples(
