@@ -259,25 +259,6 @@ class LLM:
             outputs.append(RequestOutput(str(k), None, list(ids), None, completions, True))
         return outputs
 
-    def chat(
-        self,
-        messages: list,
-        sampling_params: SamplingParams | list[SamplingParams] | None = None,
-        use_tqdm: bool = True,
-        lora_request: Any = None,
-        chat_template: str | None = None,
-        chat_template_content_format: str = "auto",
-        add_generation_prompt: bool = True,
-        continue_final_message: bool = False,
-        tools: Any = None,
-        chat_template_kwargs: dict[str, Any] | None = None,
-        mm_processor_kwargs: dict[str, Any] | None = None,
-    ) -> list[RequestOutput]:
-        conversations = messages if messages and isinstance(messages[0], list) else [messages]
-        tok = Tokenizer()
-        ids = [tok.apply_chat_template(c, add_generation_prompt=add_generation_prompt) for c in conversations]
-        return self.generate([{"prompt_token_ids": i} for i in ids], sampling_params, use_tqdm=use_tqdm)
-
     def _complete(self, ids: list[int], params: SamplingParams, index: int) -> CompletionOutput:
         greedy = params.temperature < _SAMPLING_EPS
         rng = random.Random(f"{ids}") if greedy else _UNSEEDED if params.seed is None else None

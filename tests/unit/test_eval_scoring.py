@@ -139,7 +139,7 @@ def test_a_row_past_the_timeout_is_timeout_and_the_next_rows_still_score(protoco
     examples = [Example("a", "2"), Example("b", "4"), Example("c", "7")]
     with SampleScorer(spec, spec.protocol(protocol), ScoreContext(threads=1, timeout=1)) as scorer:
         out = scorer.score(examples, [hang, "\\boxed{4}", "\\boxed{7}"])
-    assert [(o.correct, o.reason) for o in out][0] == (False, "timeout")
+    assert (out[0].correct, out[0].reason) == (False, "timeout")
     assert [o.correct for o in out[1:]] == [True, True]
 
 

@@ -35,10 +35,6 @@ def worker_devices(cfg: EvalConfig, visible: str | None = None) -> list[str | No
     """CUDA_VISIBLE_DEVICES for each worker (None: leave it alone, the worker runs on CPU)."""
     opts = cfg.backend_options
     n = opts.data_parallel
-    if cfg.backend == "openai":
-        raise InputError(
-            "--data-parallel applies to the hf and vllm backends (for a server, use --concurrency)"
-        )
     if cfg.backend == "hf" and (opts.device or "").startswith(("cuda:", "mps", "xpu")):
         raise InputError(
             f"--device {opts.device} pins one device; with --data-parallel use --device cuda or cpu"

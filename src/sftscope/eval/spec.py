@@ -7,7 +7,7 @@ generates or scores goes through the same few calls:
     spec.load(limit, data_path) -> [Example]          the benchmark's items, in a fixed order
     spec.protocol(name) -> TaskProtocol               "paper" (as the reference code did it) or "strict"
     protocol.prompt(example) -> Messages              chat turns, no system prompt
-    eval.scoring.score_samples(spec, protocol, ...)   THE scoring path, for `eval run` and `eval rescore` alike
+    eval.scoring.SampleScorer(spec, protocol, ...)    THE scoring path, for `eval run` and `eval rescore` alike
 
 A protocol scores either row by row (`score(example, completion, ctx)`) or a batch at once (`score_batch`,
 for judges and reward models that are called in batches). How row scoring runs in parallel is the typed
