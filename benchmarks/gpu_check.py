@@ -239,14 +239,6 @@ def section_fsdp(s: Settings, targets: list) -> None:
         torch.cuda.empty_cache()
 
 
-def _sync_clock(cuda: bool) -> float:
-    if cuda:
-        import torch
-
-        torch.cuda.synchronize()
-    return time.perf_counter()
-
-
 def section_vllm(s: Settings, targets: list) -> None:
     reason = vllm_missing()
     if reason:
