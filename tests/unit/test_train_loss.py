@@ -3,17 +3,19 @@ hand-computed gradient whatever the split into processes and micro-batches; Loss
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sftscope.train.batches import collate, plan_step
+from sftscope.train.batches import collate
 from sftscope.train.config import SFTConfig
 from sftscope.train.distributed import Dist
 from sftscope.train.encoding import Encoded
 from sftscope.train.lab_model import build_model
 from sftscope.train.loss import LossModel, chunked_token_loss, step_scales
-from sftscope.train.step import forward_backward
+from sftscope.train.step import forward_backward, step_batches
 
 
 class _Tok:
@@ -90,14 +92,14 @@ def test_chunked_loss_backpropagates_any_upstream_gradient(model):
 
 
 def _our_gradient(model, data, cfg: SFTConfig, world: int) -> torch.Tensor:
-    """What `world` data-parallel processes accumulate, averaged as DDP/FSDP average them."""
-    scales = step_scales(data, cfg.loss_reduction, cfg.reference_world_size, cfg.reference_micro_batch)
-    scale_of = {id(e): s * world for e, s in zip(data, scales)}
+    """What `world` data-parallel processes accumulate from the trainer's own `step_batches` (all of `data`
+    is step 0), averaged as DDP/FSDP average them."""
+    cfg = dataclasses.replace(cfg, batch_size=len(data), shuffle=False)
     wrapper = LossModel(model, chunk=5)
     per_rank = []
-    for rank, plan in enumerate(plan_step(data, world, cfg.micro_batch_size, cfg.micro_batch_tokens)):
+    for rank in range(world):
         model.zero_grad()
-        micro = [collate(m, True, 0, filler=data[0], scales=[scale_of[id(e)] for e in m]) for m in plan]
+        micro = step_batches(data, 0, cfg, Dist(rank=rank, world=world), pad_id=0).micro
         forward_backward(wrapper, micro, Dist(rank=rank, world=1), cfg)  # world=1: no real collectives
         per_rank.append(grads(model).clone())
     return sum(per_rank) / world
