@@ -426,3 +426,17 @@ def test_compare_domain_columns_average_the_same_tasks_measured_the_same_way(mon
     assert any("leaves out math500: the runs were scored differently" in n for n in notes)
     for c in columns:  # the domain is countdown alone, for both runs
         assert c.domains["in_domain"] == c.estimator.estimate(c.cells["countdown"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["report", "x", "--bootstrap", "5"], "--bootstrap: '5': use an integer >= 100"),
+        (["compare", "x", "y", "--bootstrap", "many"], "--bootstrap: 'many': use an integer >= 100"),
+        (["report", "x", "--seed", "-1"], "--seed: '-1': use an integer >= 0"),
+        (["compare", "x", "--seed", "-1"], "--seed: '-1': use an integer >= 0"),
+    ],
+)
+def test_report_and_compare_refuse_the_same_bad_interval_options(argv, expected, capsys):
+    assert main(argv) == 2
+    assert expected in capsys.readouterr().err

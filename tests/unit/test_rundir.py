@@ -45,14 +45,15 @@ def test_markers(tmp_path):
     assert run.finished()
 
 
-def test_config_and_base_model(tmp_path):
+def test_config_and_base_model(tmp_path, monkeypatch):
     run = RunDir(tmp_path / "r")
     assert run.read_config() == {} and run.base_model() is None
     run.path.mkdir()
     (tmp_path / "base").mkdir()
     run.config_path.write_text("model: base\nlr: 1.0e-5\n")
     assert run.read_config()["lr"] == 1e-5
-    assert run.base_model() == str(tmp_path / "base") or run.base_model() == "base"
+    monkeypatch.chdir(run.path)  # no "base" here: found next to the run dir, as train saw it from there
+    assert run.base_model() == str(tmp_path / "base")
     run.config_path.write_text("model: Qwen/Qwen3-1.7B\n")
     assert run.base_model() == "Qwen/Qwen3-1.7B"
     run.config_path.write_text("model: [1, 2]\n")

@@ -16,13 +16,29 @@ def add_interval_options(parser: argparse.ArgumentParser) -> None:
     """--bootstrap and --seed, defined once: `report` and `compare` must print the same interval for a cell."""
     parser.add_argument(
         "--bootstrap",
-        type=int,
+        type=_at_least(100, "resamples for a stable 95% interval"),
         default=BOOTSTRAP,
         help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)"
+        "--seed",
+        type=_at_least(0, "as the seed"),
+        default=0,
+        help="seed of the bootstrap resampling (default: %(default)s)",
     )
+
+
+def _at_least(low: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: use an integer >= {low} {what}")
+        return value
+
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,15 +69,8 @@ def run_report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from sftscope.errors import InputError
     from sftscope.report.build import build_report
 
-    if args.bootstrap < 100:
-        raise InputError(
-            f"--bootstrap {args.bootstrap}: use at least 100 resamples for a stable 95% interval"
-        )
-    if args.seed < 0:
-        raise InputError(f"--seed {args.seed}: use a seed >= 0")
     console = Console(file=sys.stderr)
     with Progress(
         SpinnerColumn(),
