@@ -431,10 +431,10 @@ def test_compare_domain_columns_average_the_same_tasks_measured_the_same_way(mon
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["report", "x", "--bootstrap", "5"], "--bootstrap: '5': use an integer >= 100"),
-        (["compare", "x", "y", "--bootstrap", "many"], "--bootstrap: 'many': use an integer >= 100"),
-        (["report", "x", "--seed", "-1"], "--seed: '-1': use an integer >= 0"),
-        (["compare", "x", "--seed", "-1"], "--seed: '-1': use an integer >= 0"),
+        (["report", "x", "--bootstrap", "5"], "error: --bootstrap 5: use at least 100 resamples"),
+        (["compare", "x", "y", "--bootstrap", "99"], "error: --bootstrap 99: use at least 100 resamples"),
+        (["report", "x", "--seed", "-1"], "error: --seed -1: use a seed >= 0"),
+        (["compare", "x", "--seed", "-1"], "error: --seed -1: use a seed >= 0"),
     ],
 )
 def test_report_and_compare_refuse_the_same_bad_interval_options(argv, expected, capsys):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sftscope.cli.report import add_interval_options
+from sftscope.cli.report import add_interval_options, check_interval_options
 
 
 def step_value(text: str) -> str | int:
@@ -67,6 +67,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from sftscope.report.html import render_html
     from sftscope.report.markdown import render_markdown
 
+    check_interval_options(args)
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix not in (".md", ".html", ".htm"):
         raise InputError(f"--out {out}: use a .md or .html file name")

@@ -13,32 +13,28 @@ BOOTSTRAP = 1000  # analysis.estimator.N_BOOT; a literal so that `--help` does n
 
 
 def add_interval_options(parser: argparse.ArgumentParser) -> None:
-    """--bootstrap and --seed, defined once: `report` and `compare` must print the same interval for a cell."""
+    """--bootstrap and --seed, defined once: `report` and `compare` must print the same interval for a cell.
+    `check_interval_options` validates them (a one-line error, as every other bad option)."""
     parser.add_argument(
         "--bootstrap",
-        type=_at_least(100, "resamples for a stable 95% interval"),
+        type=int,
         default=BOOTSTRAP,
         help="bootstrap resamples for the 95%% intervals (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed",
-        type=_at_least(0, "as the seed"),
-        default=0,
-        help="seed of the bootstrap resampling (default: %(default)s)",
+        "--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)"
     )
 
 
-def _at_least(low: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text!r}: use an integer >= {low} {what}")
-        return value
+def check_interval_options(args: argparse.Namespace) -> None:
+    from sftscope.errors import InputError
 
-    return parse
+    if args.bootstrap < 100:
+        raise InputError(
+            f"--bootstrap {args.bootstrap}: use at least 100 resamples for a stable 95% interval"
+        )
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed}: use a seed >= 0")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,6 +67,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     from sftscope.report.build import build_report
 
+    check_interval_options(args)
     console = Console(file=sys.stderr)
     with Progress(
         SpinnerColumn(),
