@@ -32,6 +32,7 @@ from sftscope.eval.spec import Example, TaskSpec
 @dataclass
 class TaskPlan:
     task: str
+    version: str = ""
     protocol: str = ""
     examples: int = 0
     n_samples: int = 0
@@ -51,7 +52,7 @@ class TaskPlan:
         return generations * self.max_new_tokens
 
     def as_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("task", "loaded")}
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("task", "version", "loaded")}
         if self.stored is None:
             out.pop("stored"), out.pop("missing")
         missing = self.samples if self.missing is None else self.missing
@@ -65,7 +66,7 @@ def plan_tasks(cfg: EvalConfig) -> list[TaskPlan]:
 
     plans = []
     for spec in resolve_tasks(cfg):
-        plan = TaskPlan(spec.name, known_size=spec.size)
+        plan = TaskPlan(spec.name, spec.version, known_size=spec.size)
         try:
             protocol = choose_protocol(spec, cfg.protocol)
             params = task_sampling(spec, protocol, cfg)
@@ -94,11 +95,10 @@ def plan_evaluation(model: str, cfg: EvalConfig, *, step: int = 0) -> list[TaskP
     run = cfg.run or Path(model.rstrip("/")).name
     with Store(db, readonly=True) as store:
         stored = store.stored(run, checkpoint_name(step))
-    versions = _versions(cfg)
     for plan in plans:
         if plan.error:
             continue
-        have = set(stored.get((plan.task, versions[plan.task], plan.protocol), {}))
+        have = set(stored.get((plan.task, plan.version, plan.protocol), {}))
         expected = {(ex.id, i) for ex in plan.loaded for i in range(plan.n_samples)}
         plan.stored, plan.missing = len(expected & have), len(expected - have)
     return plans
@@ -192,9 +192,3 @@ def tokens(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
-
-
-def _versions(cfg: EvalConfig) -> dict[str, str]:
-    from sftscope.eval.tasks import resolve_suite
-
-    return {t.name: t.version for t in resolve_suite(cfg.suite)}
