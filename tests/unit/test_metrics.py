@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from sftscope.analysis.estimator import CellKey, Estimator
+from sftscope.analysis.estimator import CellKey, Estimator, percentile_ci
 from sftscope.analysis.metrics import (
     MAJ_AT_K,
     PASS_AT_K,
@@ -174,6 +174,29 @@ def test_paired_difference_uses_shared_questions_only_and_none_without_any():
     other = Estimator([r for r in records if r.step == 0] + disjoint, n_boot=300)
     assert other.paired(key(step=0), key(step=10)) is None
     assert other.paired_aggregate([key(step=0)], [key(step=10)]) is None
+
+
+def test_bootstrap_weights_are_held_once_per_question_and_every_view_reads_them():
+    records = _task(steps=(0, 10, 20), n=100) + _task("u", steps=(0, 10), n=50, seed=1)
+    records += [r for r in _task(steps=(30,), n=100, seed=2) if int(r.example_id[1:]) < 40]
+    est = Estimator(records, n_boot=200)
+    for a, b in combinations(est.cells, 2):
+        if a.task == b.task:
+            est.paired(a, b)
+    # One column of n_boot float64 per (task, question); no stacked matrix is kept beside them.
+    assert est.weights.nbytes == (100 + 50) * 200 * 8
+
+    shared = sorted(f"q{q}" for q in range(40))
+    w = np.stack([est.weights.column("t", q) for q in shared], axis=1)
+
+    def reps(step):
+        correct = {r.example_id: float(r.correct) for r in records if r.task == "t" and r.step == step}
+        return (w @ np.array([correct[q] for q in shared])) / (w @ np.ones(len(shared)))
+
+    expected = reps(30) - reps(0)
+    d = est.paired(key(step=0), key(step=30))
+    assert (d.n, (d.lo, d.hi)) == (40, percentile_ci(expected, d.delta))
+    assert np.array_equal(est.replicates(key(step=30)), reps(30))
 
 
 def test_pairing_narrows_the_interval_when_questions_vary_in_difficulty():
