@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from sftscope.analysis.estimator import CellKey, Estimator, percentile_ci
+from sftscope.analysis.estimator import CellKey, Estimator, QuestionWeights, percentile_ci
 from sftscope.analysis.metrics import (
     MAJ_AT_K,
     PASS_AT_K,
@@ -20,6 +20,7 @@ from sftscope.analysis.metrics import (
     shown,
     wilson_ci,
 )
+from sftscope.analysis.thinking import thinking_credit
 from sftscope.errors import InputError
 from sftscope.records import SampleRecord
 
@@ -221,3 +222,16 @@ def test_domain_aggregate_is_the_mean_of_tasks_with_a_narrower_interval():
     dom = est.aggregate([key(), key("u")])
     assert dom.mean == pytest.approx((t.mean + u.mean) / 2)
     assert dom.hi - dom.lo < min(t.hi - t.lo, u.hi - u.lo)
+
+
+def test_thinking_credit_has_one_row_per_task_and_step_with_its_own_completions():
+    records = []
+    for task, step, n, unfinished in (("b", 10, 6, 2), ("a", 0, 4, 1), ("b", 0, 5, 0), ("a", 10, 3, 3)):
+        for q in range(n):
+            cut = q < unfinished  # right under paper only: its think block never closed
+            completion = "<think>so 1" if cut else "<think>x</think> 1"
+            strict = replace(rec(f"q{q}", 0, not cut, task=task, step=step), completion=completion)
+            records += [strict, replace(strict, protocol="paper", correct=True)]
+    credit = thinking_credit(records, QuestionWeights(n_boot=50))
+    got = [(c.task, c.step, c.completions, c.paper_correct, c.unclosed_credited) for c in credit]
+    assert got == [("a", 0, 4, 4, 1), ("a", 10, 3, 3, 3), ("b", 0, 5, 5, 0), ("b", 10, 6, 6, 2)]
