@@ -137,6 +137,17 @@ def test_integer_beyond_int64_is_an_error_not_a_traceback(tmp_path):
         assert not (tmp_path / name).exists()
 
 
+def test_write_rows_builds_each_record_once(tmp_path, monkeypatch):
+    calls = []
+    to_dict = SFTRow.to_dict
+    monkeypatch.setattr(SFTRow, "to_dict", lambda self: calls.append(self) or to_dict(self))
+    rows = [_row(big=1), _row(big=2)]
+    for name in ("out.parquet", "out.jsonl", "out.json"):
+        calls.clear()
+        write_rows(rows, tmp_path / name)
+        assert len(calls) == len(rows), name  # the Parquet check reads the records the writer built
+
+
 def test_json_output_is_a_json_array(tmp_path):
     rows = [_row(n=1), _row(n=2)]
     path = write_rows(rows, tmp_path / "out.json")

@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from sftscope.analysis.estimator import CellKey, Estimator
+from sftscope.analysis.estimator import CellKey, Estimator, QuestionWeights, percentile_ci
 from sftscope.analysis.metrics import (
     MAJ_AT_K,
     PASS_AT_K,
@@ -20,6 +20,7 @@ from sftscope.analysis.metrics import (
     shown,
     wilson_ci,
 )
+from sftscope.analysis.thinking import thinking_credit
 from sftscope.errors import InputError
 from sftscope.records import SampleRecord
 
@@ -176,6 +177,29 @@ def test_paired_difference_uses_shared_questions_only_and_none_without_any():
     assert other.paired_aggregate([key(step=0)], [key(step=10)]) is None
 
 
+def test_bootstrap_weights_are_held_once_per_question_and_every_view_reads_them():
+    records = _task(steps=(0, 10, 20), n=100) + _task("u", steps=(0, 10), n=50, seed=1)
+    records += [r for r in _task(steps=(30,), n=100, seed=2) if int(r.example_id[1:]) < 40]
+    est = Estimator(records, n_boot=200)
+    for a, b in combinations(est.cells, 2):
+        if a.task == b.task:
+            est.paired(a, b)
+    # One column of n_boot float64 per (task, question); no stacked matrix is kept beside them.
+    assert est.weights.nbytes == (100 + 50) * 200 * 8
+
+    shared = sorted(f"q{q}" for q in range(40))
+    w = np.stack([est.weights.column("t", q) for q in shared], axis=1)
+
+    def reps(step):
+        correct = {r.example_id: float(r.correct) for r in records if r.task == "t" and r.step == step}
+        return (w @ np.array([correct[q] for q in shared])) / (w @ np.ones(len(shared)))
+
+    expected = reps(30) - reps(0)
+    d = est.paired(key(step=0), key(step=30))
+    assert (d.n, (d.lo, d.hi)) == (40, percentile_ci(expected, d.delta))
+    assert np.array_equal(est.replicates(key(step=30)), reps(30))
+
+
 def test_pairing_narrows_the_interval_when_questions_vary_in_difficulty():
     rng = np.random.default_rng(0)
     hard = rng.random(300)
@@ -198,3 +222,16 @@ def test_domain_aggregate_is_the_mean_of_tasks_with_a_narrower_interval():
     dom = est.aggregate([key(), key("u")])
     assert dom.mean == pytest.approx((t.mean + u.mean) / 2)
     assert dom.hi - dom.lo < min(t.hi - t.lo, u.hi - u.lo)
+
+
+def test_thinking_credit_has_one_row_per_task_and_step_with_its_own_completions():
+    records = []
+    for task, step, n, unfinished in (("b", 10, 6, 2), ("a", 0, 4, 1), ("b", 0, 5, 0), ("a", 10, 3, 3)):
+        for q in range(n):
+            cut = q < unfinished  # right under paper only: its think block never closed
+            completion = "<think>so 1" if cut else "<think>x</think> 1"
+            strict = replace(rec(f"q{q}", 0, not cut, task=task, step=step), completion=completion)
+            records += [strict, replace(strict, protocol="paper", correct=True)]
+    credit = thinking_credit(records, QuestionWeights(n_boot=50))
+    got = [(c.task, c.step, c.completions, c.paper_correct, c.unclosed_credited) for c in credit]
+    assert got == [("a", 0, 4, 4, 1), ("a", 10, 3, 3, 3), ("b", 0, 5, 5, 0), ("b", 10, 6, 6, 2)]

@@ -131,14 +131,23 @@ def make_cell(key: CellKey, samples: Sequence[SampleRecord]) -> Cell:
 
 
 class QuestionWeights:
-    """Poisson(1) bootstrap weights per question, from one seed: column q of every view is the same."""
+    """Poisson(1) bootstrap weights per question, from one seed: column q of every view is the same.
+
+    Only the per-question columns are kept (n_boot floats each, ~8 KB at N_BOOT); `matrix` stacks them
+    afresh for each view and keeps nothing, so every weight is held once. The Estimator memoizes what it
+    computes from a matrix, so it asks for one matrix per (cell, statistic, question subset).
+    """
 
     def __init__(self, n_boot: int = N_BOOT, seed: int = 0):
         if n_boot < 1 or seed < 0:
             raise ValueError(f"bootstrap needs n_boot >= 1 and seed >= 0 (got {n_boot}, {seed})")
         self.n_boot, self.seed = n_boot, seed
         self._columns: dict[tuple[str, str], np.ndarray] = {}
-        self._matrices: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached weights."""
+        return sum(column.nbytes for column in self._columns.values())
 
     def column(self, task: str, qid: str) -> np.ndarray:
         key = (task, qid)
@@ -150,12 +159,9 @@ class QuestionWeights:
         return self._columns[key]
 
     def matrix(self, task: str, qids: tuple[str, ...]) -> np.ndarray:
-        """(n_boot, len(qids)) weights of these questions."""
-        key = (task, qids)
-        if key not in self._matrices:
-            cols = [self.column(task, q) for q in qids]
-            self._matrices[key] = np.stack(cols, axis=1) if cols else np.zeros((self.n_boot, 0))
-        return self._matrices[key]
+        """(n_boot, len(qids)) weights of these questions (a new array; not cached)."""
+        cols = [self.column(task, q) for q in qids]
+        return np.stack(cols, axis=1) if cols else np.zeros((self.n_boot, 0))
 
 
 def percentile_ci(replicates: np.ndarray, point: float) -> tuple[float, float]:
@@ -182,26 +188,29 @@ class Estimator:
         for r in records:
             groups[CellKey(r.run, r.task, r.task_version, r.protocol, r.step)].append(r)
         self.cells: dict[CellKey, Cell] = {key: make_cell(key, rs) for key, rs in sorted(groups.items())}
-        self._replicates: dict[tuple[CellKey, str], np.ndarray] = {}
+        # (cell, stat, question mask) -> (point, replicates): a paired difference over all of a cell's
+        # questions reuses the cell's own replicates instead of stacking its weights again.
+        self._ratios: dict[tuple[CellKey, str, bytes], tuple[float, np.ndarray]] = {}
         self._paired: dict[tuple[CellKey, CellKey, str], tuple[Diff, np.ndarray] | None] = {}
 
     def cell(self, key: CellKey) -> Cell:
         return self.cells[key]
 
     def _ratio(self, key: CellKey, stat: str, mask: np.ndarray) -> tuple[float, np.ndarray]:
-        """(point, replicates) of sum(num) / sum(den) over the masked questions of a cell."""
-        cell = self.cells[key]
-        num, den = cell.stats[stat][0][mask], cell.stats[stat][1][mask]
-        qids = tuple(q for q, m in zip(cell.qids, mask) if m)
-        w = self.weights.matrix(key.task, qids)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps = (w @ num) / (w @ den)
-        return float(num.sum() / den.sum()), reps
+        """(point, replicates) of sum(num) / sum(den) over the masked questions of a cell (memoized)."""
+        memo = (key, stat, np.packbits(mask).tobytes())
+        if memo not in self._ratios:
+            cell = self.cells[key]
+            num, den = cell.stats[stat][0][mask], cell.stats[stat][1][mask]
+            qids = tuple(q for q, m in zip(cell.qids, mask) if m)
+            w = self.weights.matrix(key.task, qids)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps = (w @ num) / (w @ den)
+            self._ratios[memo] = (float(num.sum() / den.sum()), reps)
+        return self._ratios[memo]
 
     def replicates(self, key: CellKey, stat: str = VALUE) -> np.ndarray:
-        if (key, stat) not in self._replicates:
-            self._replicates[(key, stat)] = self._ratio(key, stat, self.cells[key].present(stat))[1]
-        return self._replicates[(key, stat)]
+        return self._ratio(key, stat, self.cells[key].present(stat))[1]
 
     def estimate(self, key: CellKey, stat: str = VALUE) -> Estimate | None:
         """The cell's score and 95% interval; None when no question has a value of `stat`."""

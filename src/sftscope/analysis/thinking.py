@@ -54,11 +54,11 @@ def thinking_credit(records: Iterable[SampleRecord], weights: QuestionWeights) -
         return []
     # One run and one cell per protocol: the run name is irrelevant to the weights, which depend on questions.
     est = Estimator([replace(r, run="") for p in pairs for r in p.values()], weights=weights)
+    groups: dict[tuple[str, str, int], list[dict[str, SampleRecord]]] = {}
+    for p in pairs:
+        groups.setdefault((p[PAPER].task, p[PAPER].task_version, p[PAPER].step), []).append(p)
     out = []
-    for task, version, step in sorted({(p[PAPER].task, p[PAPER].task_version, p[PAPER].step) for p in pairs}):
-        mine = [
-            p for p in pairs if (p[PAPER].task, p[PAPER].task_version, p[PAPER].step) == (task, version, step)
-        ]
+    for (task, version, step), mine in sorted(groups.items(), key=lambda item: item[0]):
         diff = est.paired(CellKey("", task, version, STRICT, step), CellKey("", task, version, PAPER, step))
         if diff is None:  # no question has a value under both (e.g. every judgement unparsed)
             continue

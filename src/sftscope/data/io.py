@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def write_rows(rows: list[SFTRow], path: str | os.PathLike) -> Path:
     records = [row.to_dict() for row in rows]
     suffix = _output_suffix(path)
     if suffix == ".parquet":
-        check_writable(rows, path)  # pyarrow would raise a bare OverflowError on an int beyond int64
+        _check_records(records, path, suffix)  # pyarrow would raise a bare OverflowError beyond int64
         _write_parquet(records, path)
         return path
     lines = [jsontext.encode(record, f"{path}: row {i}") for i, record in enumerate(records)]
@@ -173,11 +174,15 @@ def _is_stream(path: Path) -> bool:
 def check_writable(rows: list[SFTRow], path: str | os.PathLike) -> None:
     """Raise the error `write_rows(rows, path)` would raise for a value, without writing anything."""
     path = Path(path)
+    _check_records((row.to_dict() for row in rows), path, _output_suffix(path))
+
+
+def _check_records(records: Iterable[dict[str, Any]], path: Path, suffix: str) -> None:
+    """`check_writable` on rows already turned into records (`SFTRow.to_dict`), for `suffix`'s format."""
     checks = [(jsontext.beyond_int64, jsontext.BEYOND_INT64)]
-    if _output_suffix(path) != ".parquet":
+    if suffix != ".parquet":
         checks.append((jsontext.not_finite, jsontext.NOT_FINITE))
-    for i, row in enumerate(rows):
-        record = row.to_dict()
+    for i, record in enumerate(records):
         for bad, problem in checks:
             parts = jsontext.find(record, bad)
             if parts is not None:

@@ -6,20 +6,26 @@ Routing: a row with `numbers` and `target` columns is a Countdown row and is che
 A row without an answer is rejected as `gold_unparsed` (a data problem, not the model's). The report
 counts kept rows and rejections by reason code (`records.REASONS`); `unparsed` counts the rows whose
 response gave no answer to check (codes `unparsed` and `unfinished`), as the eval table's column does.
-A Countdown row whose `numbers` is not a list of integers, or whose `target` is not an integer ("three",
-NaN, inf), is malformed data, not a wrong answer: an `InputError` naming the row and the field.
+A Countdown row whose `numbers` is not a list of integers, or whose `target` is not an integer from 1 to
+`MAX_OPERAND` ("three", NaN, inf, -5), is malformed data, not a wrong answer: an `InputError` naming the row
+and the field. Both are read by `verify.countdown`'s `countdown_numbers`/`countdown_target`, the helpers of
+`eval score --verifier countdown`, so the two commands accept the same rows.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sftscope.errors import row_error
+from sftscope.errors import InputError, row_error
 from sftscope.records import ERROR, GOLD_UNPARSED, TIMEOUT, UNFINISHED, UNPARSED, SFTRow, Verdict
-from sftscope.verify.countdown import score_countdown
+from sftscope.verify.countdown import (
+    MAX_OPERAND,
+    countdown_numbers,
+    countdown_target,
+    score_countdown,
+)
 from sftscope.verify.math import MathPool
 
 
@@ -53,43 +59,34 @@ def is_countdown(row: SFTRow) -> bool:
     return "numbers" in row.extra and "target" in row.extra and row.extra["target"] is not None
 
 
-_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
-
-
-def _integer(value: object) -> int | None:
-    """An int from an int, an integral float (Parquet doubles) or a string of digits; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():  # False for NaN and inf
-        return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value)
-    return None
-
-
 def countdown_problem(row: SFTRow, source: object, index: int) -> tuple[list[int], int]:
-    """The (numbers, target) of a Countdown row; malformed ones are an InputError naming row and field."""
-    numbers, target = row.extra["numbers"], _integer(row.extra["target"])
-    if target is None:
+    """The (numbers, target) of a Countdown row, read by the countdown verifier's own helpers.
+
+    `eval score --verifier countdown` reads its rows with the same two functions, so both paths accept and
+    refuse the same rows; a refusal is re-raised as an InputError naming the file, the row and the field.
+    """
+    raw_numbers, raw_target = row.extra["numbers"], row.extra["target"]
+    try:
+        target = countdown_target(raw_target)
+    except InputError:
         raise row_error(
             source,
             index,
             "target",
-            f"expected an integer, got {row.extra['target']!r}"[:200],
-            "Countdown rows need an integer target",
-        )
-    values = [_integer(n) for n in numbers] if isinstance(numbers, list) else [None]
-    if None in values:
+            f"expected an integer, got {raw_target!r}"[:200],
+            f"Countdown targets are integers from 1 to {MAX_OPERAND}",
+        ) from None
+    try:
+        numbers = countdown_numbers(raw_numbers)
+    except InputError:
         raise row_error(
             source,
             index,
             "numbers",
-            f"expected a list of integers, got {numbers!r}"[:200],
-            "Countdown rows need a list of integers",
-        )
-    return values, target
+            f"expected a list of integers, got {raw_numbers!r}"[:200],
+            "Countdown rows need a list of integers, e.g. [3, 7, 25]",
+        ) from None
+    return numbers, target
 
 
 def verify_rows(

@@ -25,10 +25,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sftscope.atomic import atomic_open, write_json
 from sftscope.lab.config import LabConfig
+
+if TYPE_CHECKING:
+    from sftscope.analysis.estimator import Estimator
 
 STAGES_DIR = ".stages"
 # Countdown's generation cap per arm: a direct answer is ~70 tokens and a search trace ~140 (p90 ~310), so
@@ -61,6 +64,8 @@ def run_lab(
     """Run (or finish, or just re-read) the mini-lab into `cfg.out`."""
     import torch
 
+    from sftscope.report.source import load_estimator
+
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(cfg.out)
     if fresh and out.exists():
@@ -84,7 +89,8 @@ def run_lab(
     stages.run("base", base_params, lambda: _build_base(cfg, base_dir, progress))
 
     base_redone = stages.redo
-    arms = []
+    arms: list[ArmResult] = []
+    sections: list[list[str]] = []  # lab.md's table per arm
     for arm in cfg.arms:
         stages.redo = base_redone  # arms depend on the base, not on each other
         data_params = {"base": base_params, "arm": arm, **_data_params(cfg)}
@@ -101,12 +107,15 @@ def run_lab(
             "countdown_tokens": COUNTDOWN_TOKENS[arm],
         }
         stages.run(f"sweep-{arm}", sweep_params, partial(_sweep, cfg, arm, run_dir, progress), always=True)
-        result = ArmResult(arm=arm, run_dir=run_dir, data=described["data"])
-        result.accuracy = _accuracy(run_dir)
-        report = stages.run(f"report-{arm}", sweep_params, partial(_report, run_dir))
-        result.report = Path(report["html"])
+        built: dict[str, Estimator] = {}
+        report = stages.run(f"report-{arm}", sweep_params, partial(_report, run_dir, built))
+        # One estimator per arm (the report's own when the report ran) serves the accuracy and the summary.
+        est = built.get("estimator") or load_estimator(run_dir)
+        result = ArmResult(arm=arm, run_dir=run_dir, data=described["data"], report=Path(report["html"]))
+        result.accuracy = _accuracy(est)
+        sections.append(_arm_section(cfg, result, est))
         arms.append(result)
-    summary = _write_summary(cfg, out, arms, stages.first_seconds)
+    summary = _write_summary(cfg, out, arms, sections, stages.first_seconds)
     return LabResult(out=out, arms=arms, seconds=stages.seconds, summary=summary)
 
 
@@ -275,18 +284,17 @@ def _sweep(cfg: LabConfig, arm: str, run_dir: Path, progress: bool) -> dict[str,
     }
 
 
-def _report(run_dir: Path) -> dict[str, Any]:
+def _report(run_dir: Path, built: dict[str, Estimator]) -> dict[str, Any]:
+    """Write the report; its estimator goes into `built`, so the lab need not build another."""
     from sftscope.report.build import build_report
 
     result = build_report(run_dir)
+    built["estimator"] = result.findings.estimator
     return {"html": str(result.html), "markdown": str(result.markdown)}
 
 
-def _accuracy(run_dir: Path) -> dict[str, dict[int, tuple[float, int]]]:
+def _accuracy(est: Estimator) -> dict[str, dict[int, tuple[float, int]]]:
     """task -> step -> (right, n questions), read from the report's estimator: right / n is its score."""
-    from sftscope.report.build import load_estimator
-
-    est = load_estimator(run_dir)
     table: dict[str, dict[int, tuple[float, int]]] = {}
     for key in est.cells:
         found = est.estimate(key)
@@ -295,36 +303,42 @@ def _accuracy(run_dir: Path) -> dict[str, dict[int, tuple[float, int]]]:
     return {task: dict(sorted(steps.items())) for task, steps in table.items()}
 
 
-def _write_summary(cfg: LabConfig, out: Path, arms: list[ArmResult], seconds: dict[str, float]) -> Path:
-    from sftscope.report.build import load_estimator
+def _arm_section(cfg: LabConfig, arm: ArmResult, est: Estimator) -> list[str]:
+    """lab.md's lines for one arm: what it trained on and its accuracy table (task x step)."""
     from sftscope.report.tables import score_text
 
-    lines = ["# sftscope mini-lab", "", f"Settings: `{json.dumps(_plain(asdict(cfg)))}`", ""]
-    for arm in arms:
-        lines += [
-            f"## Arm `{arm.arm}`",
-            "",
-            f"SFT data: {arm.data}.",
-            f"Countdown generations are capped at {cfg.max_new_tokens or COUNTDOWN_TOKENS[arm.arm]} new tokens.",
-            f"Report: {arm.report}",
-            "",
+    lines = [
+        f"## Arm `{arm.arm}`",
+        "",
+        f"SFT data: {arm.data}.",
+        f"Countdown generations are capped at {cfg.max_new_tokens or COUNTDOWN_TOKENS[arm.arm]} new tokens.",
+        f"Report: {arm.report}",
+        "",
+    ]
+    grid: dict[str, dict[int, Any]] = {}
+    for key in est.cells:
+        grid.setdefault(key.task, {})[key.step] = key
+    steps = sorted({key.step for key in est.cells})
+    lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
+    lines.append("|---|" + "---|" * len(steps))
+    for task, by_step in sorted(grid.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])):
+        cells = [
+            f"{score_text(est.cell(by_step[s]).metric, est.estimate(by_step[s]))} ({len(est.cell(by_step[s]).qids)})"
+            if s in by_step
+            else "-"
+            for s in steps
         ]
-        est = load_estimator(arm.run_dir)
-        grid: dict[str, dict[int, Any]] = {}
-        for key in est.cells:
-            grid.setdefault(key.task, {})[key.step] = key
-        steps = sorted({key.step for key in est.cells})
-        lines.append("| task | " + " | ".join(f"step {s}" for s in steps) + " |")
-        lines.append("|---|" + "---|" * len(steps))
-        for task, by_step in sorted(grid.items(), key=lambda kv: (not kv[0].startswith("countdown"), kv[0])):
-            cells = [
-                f"{score_text(est.cell(by_step[s]).metric, est.estimate(by_step[s]))} ({len(est.cell(by_step[s]).qids)})"
-                if s in by_step
-                else "-"
-                for s in steps
-            ]
-            lines.append(f"| {task} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def _write_summary(
+    cfg: LabConfig, out: Path, arms: list[ArmResult], sections: list[list[str]], seconds: dict[str, float]
+) -> Path:
+    lines = ["# sftscope mini-lab", "", f"Settings: `{json.dumps(_plain(asdict(cfg)))}`", ""]
+    for section in sections:
+        lines += section
     lines += [
         "Accuracy is greedy: % correct [95% interval over questions, as in the report] (n questions). Step 0 "
         "is the base model. Countdown is in-domain; the other tasks "

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftscope.analysis.estimator import N_BOOT, Estimator
+from sftscope.analysis.estimator import N_BOOT
 from sftscope.analysis.findings import Findings, analyse_run
-from sftscope.analysis.selection import select
 from sftscope.atomic import atomic_open
 from sftscope.report import figures as fig
 from sftscope.report.document import run_document
@@ -65,11 +64,6 @@ def write_report(
     with atomic_open(md_path) as handle:
         handle.write(render_markdown(doc, figure_paths))
     return ReportResult(findings.run, html_path, md_path, written, findings)
-
-
-def load_estimator(source: str | Path, n_boot: int = N_BOOT, seed: int = 0) -> Estimator:
-    """The estimator of a run's chosen results (one version and protocol per task, as in its report)."""
-    return Estimator(select(load_run(source).records).records, n_boot, seed)
 
 
 def build_report(

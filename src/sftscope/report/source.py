@@ -3,7 +3,8 @@
 The run name is, in order: `--run`; the run directory's name when the DB holds a run of that name; the only
 run in the DB. Anything else is an InputError that lists what the DB holds. The DB is opened read-only in
 spirit: nothing is written to it, and a missing file is never created. Every path inside a run directory
-comes from `sftscope.rundir.RunDir`.
+comes from `sftscope.rundir.RunDir`. `load_estimator` gives a run's estimator without the report's figure
+stack (matplotlib), for callers that need only the numbers (the mini-lab's summary).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sftscope.analysis.estimator import N_BOOT, Estimator
+from sftscope.analysis.selection import select
 from sftscope.errors import InputError
 from sftscope.records import SampleRecord
 from sftscope.rundir import RunDir
@@ -82,3 +85,8 @@ def load_run(source: str | Path, db: str | Path | None = None, run: str | None =
     for r in records:
         versions.setdefault(r.task, r.task_version)
     return RunSource(name, path, run_dir, records, config, info.get("package_version"), versions)
+
+
+def load_estimator(source: str | Path, n_boot: int = N_BOOT, seed: int = 0) -> Estimator:
+    """The estimator of a run's chosen results (one version and protocol per task, as in its report)."""
+    return Estimator(select(load_run(source).records).records, n_boot, seed)
