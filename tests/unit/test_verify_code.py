@@ -365,3 +365,10 @@ _REF_STDIN = {"tests": [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}
 def test_the_reference_lcb_harness_reports_its_verdict_on_the_signed_channel(problem, completion, expected):
     verdict = score_lcb_reference(problem, f"```python\n{completion}```")
     assert (verdict.correct, (verdict.details or {}).get("why")) == expected, verdict
+
+
+def test_a_crashed_functional_program_fails_like_a_wrong_one():
+    crashed = CodeVerifier().score(FUNCTIONAL_PROBLEM, "```python\nimport os\nos._exit(3)\n```")
+    wrong = CodeVerifier().score(FUNCTIONAL_PROBLEM, TWO_SUM.replace("(seen[target - x], i)", "(i, 0)"))
+    assert (crashed.reason, crashed.details["why"], wrong.reason) == ("wrong", "error", "wrong")
+    assert crashed.score is None and wrong.score is None  # a crash used to score 0.0, a failed test None
