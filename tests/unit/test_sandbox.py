@@ -220,6 +220,18 @@ def test_description_names_the_mode(probes):
     assert sandbox.describe_sandbox(allow_unsafe=True).startswith("unsafe: ")
 
 
+@pytest.mark.parametrize(
+    ("compiled", "says", "never"),
+    [(b"\0" * 8, "no unix sockets", "no seccomp filter"), (None, "no seccomp filter for this CPU", "unix")],
+)
+def test_description_claims_no_unix_sockets_only_with_a_filter(probes, monkeypatch, compiled, says, never):
+    monkeypatch.setattr(sandbox, "filter_bytes", lambda: compiled)
+    for working in ({"bwrap": None}, {"bwrap": "bubblewrap is not installed", "fallback-root": None}):
+        probes.update(working)
+        described = sandbox.describe_sandbox()
+        assert says in described and never not in described, described
+
+
 def test_no_sandbox_directory_is_left_behind(mode, monkeypatch):
     made = []
     real_mkdtemp = sandbox.tempfile.mkdtemp

@@ -186,8 +186,10 @@ def describe_sandbox(allow_unsafe: bool = False) -> str:
     """One line for logs and reports: the mode and what it contains on this machine."""
     status = sandbox_status(allow_unsafe)
     uid = ", a throw-away uid per program" if _is_root() else ""
+    # The unix-socket (and nested-namespace) rule is the seccomp filter, which exists only for known CPUs.
+    sockets = "no unix sockets" if filter_bytes() is not None else "no seccomp filter for this CPU"
     contained = (
-        "system directories read-only, private capped /tmp and /dev/shm, no network, no unix sockets, "
+        f"system directories read-only, private capped /tmp and /dev/shm, no network, {sockets}, "
         f"own PID namespace, rlimits{uid}"
     )
     if status.mode == "bwrap":
