@@ -147,6 +147,30 @@ def test_unix_sockets_are_refused_but_socketpair_works(mode):
     assert result.stdout.split("\n")[:2] == ["pair b'x'", "unix refused"], result
 
 
+RAW_CLONE = """
+import ctypes, errno, os, platform, signal
+print([line.strip() for line in open("/proc/self/status") if line.startswith("Seccomp:")])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+number = {"x86_64": 56, "aarch64": 220}[platform.machine()]  # clone, bypassing the C library's clone3
+pid = libc.syscall(*map(ctypes.c_long, (number, 0x10000000 | signal.SIGCHLD, 0, 0, 0, 0)))  # CLONE_NEWUSER
+if pid == 0:
+    os._exit(0)
+if pid > 0:
+    os.waitpid(pid, 0)
+print("clone", "made a user namespace" if pid > 0 else errno.errorcode[ctypes.get_errno()])
+"""
+
+
+def test_the_filter_is_loaded_and_refuses_clone_into_a_new_namespace(mode):
+    """The hostile corpus's nested-namespace case calls unshare; this is the filter's clone rule. (Without
+    the filter bwrap's program makes the user namespace; in the root fallback the chroot refuses it too.)"""
+    if seccomp.filter_bytes() is None:
+        pytest.skip(f"no seccomp filter for this CPU ({os.uname().machine}): nothing is loaded")
+    result = run_python(RAW_CLONE, limits=TIGHT, mode=mode)
+    assert result.stdout.splitlines() == ["['Seccomp:\\t2']", "clone EPERM"], result
+
+
 def test_threads_processes_and_event_loops_still_work_under_the_filter(mode):
     program = (
         "import asyncio, multiprocessing, os, subprocess, threading\n"
@@ -194,6 +218,18 @@ def test_description_names_the_mode(probes):
     probes.update({"bwrap": "bubblewrap is not installed", "fallback-root": "we are not root"})
     assert sandbox.describe_sandbox().startswith("refused: cannot run generated code safely")
     assert sandbox.describe_sandbox(allow_unsafe=True).startswith("unsafe: ")
+
+
+@pytest.mark.parametrize(
+    ("compiled", "says", "never"),
+    [(b"\0" * 8, "no unix sockets", "no seccomp filter"), (None, "no seccomp filter for this CPU", "unix")],
+)
+def test_description_claims_no_unix_sockets_only_with_a_filter(probes, monkeypatch, compiled, says, never):
+    monkeypatch.setattr(sandbox, "filter_bytes", lambda: compiled)
+    for working in ({"bwrap": None}, {"bwrap": "bubblewrap is not installed", "fallback-root": None}):
+        probes.update(working)
+        described = sandbox.describe_sandbox()
+        assert says in described and never not in described, described
 
 
 def test_no_sandbox_directory_is_left_behind(mode, monkeypatch):

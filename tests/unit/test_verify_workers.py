@@ -3,7 +3,10 @@ row is reported, and a huge row sent to a busy pool never blocks the parent past
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
+
+import pytest
 
 from sftscope.verify.workers import WorkerPool
 
@@ -45,3 +48,14 @@ def test_a_huge_row_does_not_block_the_parent_behind_a_busy_worker():
         out = pool.map([("sleep",), ("big", big)])
     assert out == [("timeout", None), ("ok", f"big:{len(big)}")]
     assert time.monotonic() - started < 30
+
+
+def test_the_forkserver_preloads_the_scorer_modules(monkeypatch):
+    """Replacement workers fork from a server that has already imported `preload` (no re-import per worker)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        pytest.skip("no forkserver start method here: workers are spawned and import preload themselves")
+    asked: list[list[str]] = []
+    monkeypatch.setattr(mp.get_context("forkserver"), "set_forkserver_preload", asked.append)
+    WorkerPool(TARGET, preload=("json", "sftscope.verify.harness"))
+    WorkerPool(TARGET)  # no preload: another pool's list is left alone
+    assert asked == [["json", "sftscope.verify.harness"]]

