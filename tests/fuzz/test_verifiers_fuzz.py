@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from sftscope.errors import InputError
 from sftscope.records import Verdict
 from sftscope.verify.boxed import last_boxed
+from sftscope.verify.evalchemy import gpqa_answer, lcb_code
+from sftscope.verify.lmeval import extract_mmlu_pro, halueval_prediction, strip_think
 from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_text
 from sftscope.verify.registry import VERIFIERS, get_verifier
 from sftscope.verify.safety import parse_judge_score
@@ -58,6 +60,8 @@ UNITS = [
     "#thescore",
     "<think>",
     "</think>",
+    "<|/think|>",
+    "pick ",
     "1+",
     "$",
     "\n",
@@ -259,6 +263,29 @@ def test_procedural(gold, completion, fields):
 @example(gold=None, completion="<think>" * 100_000 + "</think>" * 100_000)
 def test_refusal(gold, completion):
     _score_within_bound("refusal", gold, completion, {})
+
+
+# The paper protocols' extractors (the reference's rules) are not registry entries; they score inline, with
+# no timeout, so each must be linear on its own.
+REFERENCE_EXTRACTORS = {
+    "gpqa_answer": (gpqa_answer, lambda out: out == "" or out in "ABCD"),
+    "extract_mmlu_pro": (extract_mmlu_pro, lambda out: isinstance(out, str)),
+    "strip_think": (strip_think, lambda out: isinstance(out, str)),
+    "halueval_prediction": (halueval_prediction, lambda out: out in (None, "yes", "no")),
+    "lcb_code": (lcb_code, lambda out: out is None or isinstance(out, str)),
+}
+
+
+@FUZZ
+@given(completion=completions)
+@example(completion="pick" + " " * 100_000)  # 17 s before: two adjacent `\s*` around "option"
+@example(completion="<think>" * 15_000)  # 2.6 s at 40k characters before: every opener rescanned the rest
+@example(completion="<think>a</think>" + "<think>" * 15_000 + "<|/think|>" + "<think>" * 15_000)
+def test_reference_extractors(completion):
+    for name, (extract, valid) in REFERENCE_EXTRACTORS.items():
+        start = time.perf_counter()
+        assert valid(extract(completion)), name
+        assert time.perf_counter() - start < TIME_BOUND, name
 
 
 @FUZZ

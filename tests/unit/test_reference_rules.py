@@ -4,11 +4,13 @@ reading, the TruthfulQA judges' yes, the HEx-PHI judge's input, and IFEval's see
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
 from sftscope.eval.tasks import TASKS
 from sftscope.records import Completion
+from sftscope.verify.evalchemy import gpqa_answer
 from sftscope.verify.lmeval import (
     halueval_prediction,
     judge_said_yes,
@@ -32,6 +34,46 @@ from sftscope.verify.policy_judge import judge_completions, judged_text, parse_s
 )
 def test_strip_think_applies_the_forks_four_rules_in_order(text, expected):
     assert strip_think(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>" * 15_000,
+        "<think>a</think> " + "<think>" * 15_000,
+        "<|/think|>" + "<think>" * 15_000,
+        "<think>x</think>" * 5_000 + "<think>" * 5_000 + "Yes",
+    ],
+    ids=["openers", "closed-then-openers", "other-close-then-openers", "blocks-then-openers"],
+)
+def test_think_removal_is_linear_on_unclosed_openers(text):
+    # Regression: each unclosed `<think>` rescanned the rest for a close tag; 40k characters took 2.6 s.
+    start = time.perf_counter()
+    strip_think(text)
+    halueval_prediction(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_think_removal_keeps_text_after_the_last_close_tag():
+    assert strip_think("<think>a</think> \n b <think>c") == "b <think>c"
+    assert strip_think("<think>a<|/think|>\t<think>b") == "<think>b"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pick" + " " * 100_000,
+        "choose option" + " " * 100_000,
+        "select " * 15_000,
+        "answer is" + " " * 100_000,
+    ],
+)
+def test_gpqa_answer_is_linear_on_long_runs(text):
+    # Regression: two adjacent `\s*` around an optional "option" made "pick" + 40k spaces take 17 s.
+    start = time.perf_counter()
+    assert gpqa_answer(text) == ""
+    assert time.perf_counter() - start < 1.0
+    assert gpqa_answer("I pick option  C.") == "C" and gpqa_answer("pickD") == "D"
 
 
 @pytest.mark.parametrize(
