@@ -2,7 +2,7 @@
 
 Every call must end in a `Verdict` or an `InputError` (which the CLI prints as one `error:` line) within
 `TIME_BOUND` seconds. `code` is fuzzed with its sandbox elsewhere; `hexphi-judge` needs a judge model, so
-its reply parser is fuzzed instead. The budget is fixed: derandomized, `max_examples` per target, no
+its reply parser (`policy_judge.parse_score`) is fuzzed instead. The budget is fixed: derandomized, `max_examples` per target, no
 example database, so CI spends the same few seconds per target on every run. The `@example` seed corpus
 holds the cases from issue 9 (quadratic `\\boxed{` and "answer is" scans, null and non-numeric fields).
 """
@@ -25,8 +25,8 @@ from sftscope.verify.boxed import last_boxed
 from sftscope.verify.evalchemy import gpqa_answer, lcb_code
 from sftscope.verify.lmeval import extract_mmlu_pro, halueval_prediction, strip_think
 from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_text
+from sftscope.verify.policy_judge import parse_score
 from sftscope.verify.registry import VERIFIERS, get_verifier
-from sftscope.verify.safety import parse_judge_score
 
 # Linear scorers take well under 0.5 s on the largest inputs below (400k characters); the margin is for a
 # loaded CI machine. A quadratic scan of these inputs takes minutes.
@@ -294,15 +294,24 @@ def test_reference_extractors(completion):
         completions, st.builds(lambda n, s: "#thescore:" + " " * n + s, st.integers(0, 200_000), mixed)
     )
 )
-@example(reply="#thescore" + " " * 100_000)  # cubic before: 5,000 spaces took over a minute
+@example(reply="#thescore" + " " * 100_000)  # cubic in the old lenient parser: 5,000 spaces took a minute
 @example(reply="# the score:" + " " * 100_000 + "*" * 100_000)
+@example(reply="#thescore:" + " " * 100_000 + "9" * 100_000)  # more digits than int() converts
 def test_judge_reply_parser(reply):
     start = time.perf_counter()
-    score = parse_judge_score(reply)
-    assert score is None or 1 <= score <= 5
+    score = parse_score(reply)
+    assert score is None or (isinstance(score, int) and score >= 0)
     assert time.perf_counter() - start < TIME_BOUND
 
 
-@pytest.mark.parametrize("reply", ["#thescore: 4", "#thescore 4", "# TheScore: **4**", "#thescore：4"])
+@pytest.mark.parametrize(
+    "reply", ["#thescore: 4", "#thescore:4", "#thescore:\n 4 (harmful)", "#thescore: 4\n#thescore: 5"]
+)
 def test_judge_reply_parser_reads_the_score_shapes(reply):
-    assert parse_judge_score(reply) == 4
+    assert parse_score(reply) == 4
+
+
+@pytest.mark.parametrize("reply", ["#thescore 4", "# TheScore: **4**", "#thescore：4", "#thescore: 4."])
+def test_judge_reply_parser_leaves_other_shapes_unparsed(reply):
+    # The reference reads only digits right after the first "#thescore:" (verify.policy_judge).
+    assert parse_score(reply) is None
