@@ -174,3 +174,40 @@ def test_ifeval_open_checker_values_are_seeded_per_example_and_stored(protocol):
         "the drawn letter varies by key (in 'Hello there' or not)"
     )
     assert first[2].details["seed"] == check_seed(1122) != check_seed(1129)
+
+
+def test_livecodebench_decodes_each_problems_tests_once(tmp_path, monkeypatch):
+    # The hub's tests are base64+zlib+pickle: decoding them is the costly part of scoring a sample, so the
+    # load and every sample of both protocols share one decode per field.
+    import base64
+    import json
+    import pickle
+    import zlib
+
+    from sftscope.eval.spec import ScoreContext
+    from sftscope.eval.tasks import livecodebench
+
+    calls = []
+    real = livecodebench.decode_tests
+    monkeypatch.setattr(
+        livecodebench, "decode_tests", lambda raw, where: calls.append(where) or real(raw, where=where)
+    )
+    livecodebench._decoded.cache_clear()
+    private = json.dumps([{"input": "5 7\n", "output": "12\n", "testtype": "stdin"}])
+    row = {
+        "question_id": "decode-once",
+        "question_content": "Read a and b, print a+b.",
+        "starter_code": "",
+        "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+        "private_test_cases": base64.b64encode(zlib.compress(pickle.dumps(private))).decode("ascii"),
+        "metadata": "{}",
+    }
+    path = tmp_path / "lcb.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (example,) = TASKS["livecodebench"].load(data_path=str(path))
+    assert example.data["is_stdin"]
+    ctx = ScoreContext(unsafe_code_exec=True)  # no code in the completions: nothing runs
+    for protocol in ("paper", "strict"):
+        for _ in range(3):
+            assert TASKS["livecodebench"].protocol(protocol).score(example, "", ctx).reason == "unparsed"
+    assert sorted(calls) == ["private_test_cases", "public_test_cases"]
