@@ -95,7 +95,7 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
     """Math-Verify on an answer text as given (its last box, else its tail) against `gold`."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-    _quiet_math_verify()
+    quiet_math_verify()
     boxed = last_boxed(text)
     if boxed is not None and len(boxed) > MAX_MATH_CHARS:
         return Verdict(False, None, TOO_LONG, details={"answer_chars": len(boxed)})
@@ -117,7 +117,7 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
 
 
 @functools.cache
-def _quiet_math_verify() -> None:
+def quiet_math_verify() -> None:
     # Math-Verify logs every timeout with the whole input: megabytes of stderr for a hostile row.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -149,7 +149,7 @@ class MathVerifier:
 
 def _warm_up() -> None:
     """Math-Verify builds its regexes on first use (~0.3 s): a worker pays that before it reports ready."""
-    _quiet_math_verify()
+    quiet_math_verify()
     verify_answer("1", "\\boxed{1}")
 
 
