@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from sftscope.errors import InputError
 from sftscope.records import Verdict
-from sftscope.verify.boxed import last_boxed
+from sftscope.verify.boxed import last_boxed, scan_tail
 from sftscope.verify.evalchemy import gpqa_answer, lcb_code
 from sftscope.verify.lmeval import extract_mmlu_pro, halueval_prediction, strip_think
-from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_text
+from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_part, boxed_answer
 from sftscope.verify.policy_judge import parse_score
 from sftscope.verify.registry import VERIFIERS, get_verifier
 
@@ -177,7 +177,9 @@ math_golds = st.one_of(st.sampled_from(["2", "\\frac{1}{2}", "x=3", "3, 5"]), ju
 @example(gold="2", completion="\\boxed{2}", fields={"strip_think": None})
 def test_math_extraction_and_fields(gold, completion, fields):
     start = time.perf_counter()
-    text = answer_text(completion, strip_think=fields.get("strip_think") is not False)
+    # What verify_math runs before Math-Verify: the answer part and its tail, then its last box.
+    part = answer_part(completion, strip_think=fields.get("strip_think") is not False)
+    text = None if part is None else boxed_answer(scan_tail(part), last_boxed(scan_tail(part)))
     assert text is None or len(text) <= MAX_MATH_CHARS + len("\\boxed{}") or text.startswith("\\boxed{")
     assert time.perf_counter() - start < TIME_BOUND
     _score_within_bound("math", gold, "\\boxed{2}", fields)  # Math-Verify on a short answer: fast
