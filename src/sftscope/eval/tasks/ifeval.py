@@ -31,14 +31,12 @@ import random
 from sftscope.errors import InputError
 from sftscope.eval.datafiles import task_rows
 from sftscope.eval.datasource import require
-from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import CORRECT, WRONG, SamplingParams, Verdict
+from sftscope.eval.spec import LMEVAL_SAMPLING, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.records import CORRECT, WRONG, Verdict
 from sftscope.verify.instructions import check_instructions, check_seed
 
 HUB_ID = "google/IFEval"
 NLTK_RESOURCES = ("tokenizers/punkt", "tokenizers/punkt_tab")
-PAPER_SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
-STRICT_SAMPLING = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768)
 
 
 def checkers() -> dict:
@@ -159,7 +157,7 @@ TASK = TaskSpec(
             name="paper",
             prompt=paper_prompt,
             score=score_paper,
-            sampling=PAPER_SAMPLING,
+            sampling=LMEVAL_SAMPLING,
             n_samples=1,
             metric="ifeval",
             scoring="inline",
@@ -170,7 +168,7 @@ TASK = TaskSpec(
             name="strict",
             prompt=strict_prompt,
             score=score_strict,
-            sampling=STRICT_SAMPLING,
+            sampling=PAPER_SAMPLING,
             n_samples=1,
             metric="ifeval",
             scoring="inline",
