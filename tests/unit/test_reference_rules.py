@@ -211,3 +211,30 @@ def test_livecodebench_decodes_each_problems_tests_once(tmp_path, monkeypatch):
         for _ in range(3):
             assert TASKS["livecodebench"].protocol(protocol).score(example, "", ctx).reason == "unparsed"
     assert sorted(calls) == ["private_test_cases", "public_test_cases"]
+
+
+def test_seeded_draws_repeat_and_restore_the_global_state():
+    from sftscope.verify.instructions import seeded
+
+    state = random.getstate()
+    with seeded(7):
+        first = random.random()
+    with pytest.raises(RuntimeError), seeded(7):
+        assert random.random() == first
+        raise RuntimeError("a checker failed")
+    assert random.getstate() == state
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        ("<think>a</think> b ", "b"),
+        (" c \n", "c"),
+        ("a</think>b</think>\n c", "c"),
+        ("<think>open", "<think>open"),
+    ],
+)
+def test_alpacaeval_answer_is_the_text_after_the_last_close_tag(completion, expected):
+    from sftscope.eval.tasks.alpacaeval import answer
+
+    assert answer(completion) == expected

@@ -26,14 +26,12 @@ rather than silently mis-scoring those prompts. On a machine with no internet, I
 
 from __future__ import annotations
 
-import random
-
 from sftscope.errors import InputError
 from sftscope.eval.datafiles import task_rows
 from sftscope.eval.datasource import require
 from sftscope.eval.spec import LMEVAL_SAMPLING, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import CORRECT, WRONG, Verdict
-from sftscope.verify.instructions import check_instructions, check_seed
+from sftscope.verify.instructions import check_instructions, check_seed, seeded
 
 HUB_ID = "google/IFEval"
 NLTK_RESOURCES = ("tokenizers/punkt", "tokenizers/punkt_tab")
@@ -133,14 +131,10 @@ def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdic
 
     data = example.data
     seed = check_seed(_key(example))
-    state = random.getstate()
-    random.seed(seed)
-    try:
+    with seeded(seed):
         results, _ = evaluate_instructions(
             completion, data["instruction_id_list"], data["kwargs"], data["prompt"], checkers()
         )
-    finally:
-        random.setstate(state)
     if not results:  # an empty answer: if-verifiable returns no per-instruction results
         results_strict = [False] * len(data["instruction_id_list"])
         return _verdict(results_strict, results_strict, seed)
