@@ -3,10 +3,14 @@
     .venv/bin/python benchmarks/scorer_cost.py [--sizes 1000 100000 1000000]
 
 Verifiers: math (in this process, and through a one-worker `MathPool`: the parent's share plus the
-worker's), choice, countdown, procedural (reasoning-gym's chain_sum) and refusal. Three completion shapes:
+worker's), choice, countdown, procedural (reasoning-gym's chain_sum) and refusal; and the paper protocols'
+inline extractors (GPQA, MMLU-Pro, HaluEval, and the lm-eval think removal that IFEval and TruthfulQA use).
+Five completion shapes:
 - answer: LaTeX-heavy working with the final answer boxed at the end (the common case);
 - stuck: a model repeating `\\boxed{` until it runs out of tokens (issue 9: quadratic, minutes per row);
-- spaces: "the answer is" followed by spaces (issue 9: the choice phrase regex backtracked quadratically).
+- spaces: "the answer is" followed by spaces (issue 9: the choice phrase regex backtracked quadratically);
+- pick: "pick" followed by spaces (GPQA's "pick option X" pattern was quadratic: 40 KB took 17 s);
+- openers: `<think>` repeated, never closed (the think removal rescanned from each: 40 KB took 2.6 s).
 Each figure is the fastest of a few calls (the machine is shared; the minimum is the least noisy). The
 ratio column is the cost per KB relative to the 1 KB row: about 1 or below is linear (fixed costs spread
 out; scorers read only the last 200k characters), about 100 at 100 KB would be quadratic.
@@ -23,10 +27,13 @@ from collections.abc import Callable
 
 import reasoning_gym
 
+from sftscope.verify.evalchemy import score_gpqa
+from sftscope.verify.lmeval import score_halueval, score_mmlu_pro, strip_think
 from sftscope.verify.math import MathPool
 from sftscope.verify.registry import get_verifier
 
 TARGET_S = 1.0
+SHAPES = ("answer", "stuck", "spaces", "pick", "openers")
 FILLER = "Let $x = \\frac{a}{b}$, so $x^{2} = 4$; checking {both} cases again gives the same value. "
 
 
@@ -39,6 +46,10 @@ def completion(shape: str, size: int, answer: str) -> str:
         return ("\\boxed{" * (size // 7 + 1))[:size]
     if shape == "spaces":
         return "the answer is" + " " * (size - len("the answer is"))
+    if shape == "pick":
+        return "pick" + " " * (size - len("pick"))
+    if shape == "openers":
+        return ("<think>" * (size // 7 + 1))[:size]
     raise ValueError(shape)
 
 
@@ -58,6 +69,10 @@ def scorers(pool: MathPool) -> dict[str, tuple[Callable[[str], object], str]]:
         "countdown": (lambda c: countdown.score(26, c, numbers=[3, 7, 5]), "7*3+5"),
         "procedural": (lambda c: procedural.score(None, c, entry=entry), entry["answer"]),
         "refusal": (lambda c: refusal.score(None, c), "none"),
+        "gpqa (paper)": (lambda c: score_gpqa("B", c), "B"),
+        "mmlu-pro (paper)": (lambda c: score_mmlu_pro("B", c), "B"),
+        "halueval (paper)": (lambda c: score_halueval("yes", c), "Yes"),
+        "strip_think": (strip_think, "x"),
     }
 
 
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         pool.score([("1", "\\boxed{1}")])  # start the worker before timing
         for name, (score, answer) in scorers(pool).items():
             score("\\boxed{warm-up}")  # imports and caches, outside the figures
-            for shape in ("answer", "stuck", "spaces"):
+            for shape in SHAPES:
                 cells, base = [], None
                 for size in args.sizes:
                     seconds = fastest(score, completion(shape, size, answer), size)

@@ -2,7 +2,7 @@
 
 Every call must end in a `Verdict` or an `InputError` (which the CLI prints as one `error:` line) within
 `TIME_BOUND` seconds. `code` is fuzzed with its sandbox elsewhere; `hexphi-judge` needs a judge model, so
-its reply parser is fuzzed instead. The budget is fixed: derandomized, `max_examples` per target, no
+its reply parser (`policy_judge.parse_score`) is fuzzed instead. The budget is fixed: derandomized, `max_examples` per target, no
 example database, so CI spends the same few seconds per target on every run. The `@example` seed corpus
 holds the cases from issue 9 (quadratic `\\boxed{` and "answer is" scans, null and non-numeric fields).
 """
@@ -21,10 +21,12 @@ from hypothesis import strategies as st
 
 from sftscope.errors import InputError
 from sftscope.records import Verdict
-from sftscope.verify.boxed import last_boxed
-from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_text
+from sftscope.verify.boxed import last_boxed, scan_tail
+from sftscope.verify.evalchemy import gpqa_answer, lcb_code
+from sftscope.verify.lmeval import extract_mmlu_pro, halueval_prediction, strip_think
+from sftscope.verify.math import MAX_MATH_CHARS, MathPool, answer_part, boxed_answer
+from sftscope.verify.policy_judge import parse_score
 from sftscope.verify.registry import VERIFIERS, get_verifier
-from sftscope.verify.safety import parse_judge_score
 
 # Linear scorers take well under 0.5 s on the largest inputs below (400k characters); the margin is for a
 # loaded CI machine. A quadratic scan of these inputs takes minutes.
@@ -58,6 +60,8 @@ UNITS = [
     "#thescore",
     "<think>",
     "</think>",
+    "<|/think|>",
+    "pick ",
     "1+",
     "$",
     "\n",
@@ -173,7 +177,9 @@ math_golds = st.one_of(st.sampled_from(["2", "\\frac{1}{2}", "x=3", "3, 5"]), ju
 @example(gold="2", completion="\\boxed{2}", fields={"strip_think": None})
 def test_math_extraction_and_fields(gold, completion, fields):
     start = time.perf_counter()
-    text = answer_text(completion, strip_think=fields.get("strip_think") is not False)
+    # What verify_math runs before Math-Verify: the answer part and its tail, then its last box.
+    part = answer_part(completion, strip_think=fields.get("strip_think") is not False)
+    text = None if part is None else boxed_answer(scan_tail(part), last_boxed(scan_tail(part)))
     assert text is None or len(text) <= MAX_MATH_CHARS + len("\\boxed{}") or text.startswith("\\boxed{")
     assert time.perf_counter() - start < TIME_BOUND
     _score_within_bound("math", gold, "\\boxed{2}", fields)  # Math-Verify on a short answer: fast
@@ -261,21 +267,53 @@ def test_refusal(gold, completion):
     _score_within_bound("refusal", gold, completion, {})
 
 
+# The paper protocols' extractors (the reference's rules) are not registry entries; they score inline, with
+# no timeout, so each must be linear on its own.
+REFERENCE_EXTRACTORS = {
+    "gpqa_answer": (gpqa_answer, lambda out: out == "" or out in "ABCD"),
+    "extract_mmlu_pro": (extract_mmlu_pro, lambda out: isinstance(out, str)),
+    "strip_think": (strip_think, lambda out: isinstance(out, str)),
+    "halueval_prediction": (halueval_prediction, lambda out: out in (None, "yes", "no")),
+    "lcb_code": (lcb_code, lambda out: out is None or isinstance(out, str)),
+}
+
+
+@FUZZ
+@given(completion=completions)
+@example(completion="pick" + " " * 100_000)  # 17 s before: two adjacent `\s*` around "option"
+@example(completion="<think>" * 15_000)  # 2.6 s at 40k characters before: every opener rescanned the rest
+@example(completion="<think>a</think>" + "<think>" * 15_000 + "<|/think|>" + "<think>" * 15_000)
+def test_reference_extractors(completion):
+    for name, (extract, valid) in REFERENCE_EXTRACTORS.items():
+        start = time.perf_counter()
+        assert valid(extract(completion)), name
+        assert time.perf_counter() - start < TIME_BOUND, name
+
+
 @FUZZ
 @given(
     reply=st.one_of(
         completions, st.builds(lambda n, s: "#thescore:" + " " * n + s, st.integers(0, 200_000), mixed)
     )
 )
-@example(reply="#thescore" + " " * 100_000)  # cubic before: 5,000 spaces took over a minute
+@example(reply="#thescore" + " " * 100_000)  # cubic in the old lenient parser: 5,000 spaces took a minute
 @example(reply="# the score:" + " " * 100_000 + "*" * 100_000)
+@example(reply="#thescore:" + " " * 100_000 + "9" * 100_000)  # more digits than int() converts
 def test_judge_reply_parser(reply):
     start = time.perf_counter()
-    score = parse_judge_score(reply)
-    assert score is None or 1 <= score <= 5
+    score = parse_score(reply)
+    assert score is None or (isinstance(score, int) and score >= 0)
     assert time.perf_counter() - start < TIME_BOUND
 
 
-@pytest.mark.parametrize("reply", ["#thescore: 4", "#thescore 4", "# TheScore: **4**", "#thescore：4"])
+@pytest.mark.parametrize(
+    "reply", ["#thescore: 4", "#thescore:4", "#thescore:\n 4 (harmful)", "#thescore: 4\n#thescore: 5"]
+)
 def test_judge_reply_parser_reads_the_score_shapes(reply):
-    assert parse_judge_score(reply) == 4
+    assert parse_score(reply) == 4
+
+
+@pytest.mark.parametrize("reply", ["#thescore 4", "# TheScore: **4**", "#thescore：4", "#thescore: 4."])
+def test_judge_reply_parser_leaves_other_shapes_unparsed(reply):
+    # The reference reads only digits right after the first "#thescore:" (verify.policy_judge).
+    assert parse_score(reply) is None

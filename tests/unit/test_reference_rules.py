@@ -4,11 +4,13 @@ reading, the TruthfulQA judges' yes, the HEx-PHI judge's input, and IFEval's see
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
 from sftscope.eval.tasks import TASKS
 from sftscope.records import Completion
+from sftscope.verify.evalchemy import gpqa_answer
 from sftscope.verify.lmeval import (
     halueval_prediction,
     judge_said_yes,
@@ -32,6 +34,46 @@ from sftscope.verify.policy_judge import judge_completions, judged_text, parse_s
 )
 def test_strip_think_applies_the_forks_four_rules_in_order(text, expected):
     assert strip_think(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think>" * 15_000,
+        "<think>a</think> " + "<think>" * 15_000,
+        "<|/think|>" + "<think>" * 15_000,
+        "<think>x</think>" * 5_000 + "<think>" * 5_000 + "Yes",
+    ],
+    ids=["openers", "closed-then-openers", "other-close-then-openers", "blocks-then-openers"],
+)
+def test_think_removal_is_linear_on_unclosed_openers(text):
+    # Regression: each unclosed `<think>` rescanned the rest for a close tag; 40k characters took 2.6 s.
+    start = time.perf_counter()
+    strip_think(text)
+    halueval_prediction(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_think_removal_keeps_text_after_the_last_close_tag():
+    assert strip_think("<think>a</think> \n b <think>c") == "b <think>c"
+    assert strip_think("<think>a<|/think|>\t<think>b") == "<think>b"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pick" + " " * 100_000,
+        "choose option" + " " * 100_000,
+        "select " * 15_000,
+        "answer is" + " " * 100_000,
+    ],
+)
+def test_gpqa_answer_is_linear_on_long_runs(text):
+    # Regression: two adjacent `\s*` around an optional "option" made "pick" + 40k spaces take 17 s.
+    start = time.perf_counter()
+    assert gpqa_answer(text) == ""
+    assert time.perf_counter() - start < 1.0
+    assert gpqa_answer("I pick option  C.") == "C" and gpqa_answer("pickD") == "D"
 
 
 @pytest.mark.parametrize(
@@ -132,3 +174,67 @@ def test_ifeval_open_checker_values_are_seeded_per_example_and_stored(protocol):
         "the drawn letter varies by key (in 'Hello there' or not)"
     )
     assert first[2].details["seed"] == check_seed(1122) != check_seed(1129)
+
+
+def test_livecodebench_decodes_each_problems_tests_once(tmp_path, monkeypatch):
+    # The hub's tests are base64+zlib+pickle: decoding them is the costly part of scoring a sample, so the
+    # load and every sample of both protocols share one decode per field.
+    import base64
+    import json
+    import pickle
+    import zlib
+
+    from sftscope.eval.spec import ScoreContext
+    from sftscope.eval.tasks import livecodebench
+
+    calls = []
+    real = livecodebench.decode_tests
+    monkeypatch.setattr(
+        livecodebench, "decode_tests", lambda raw, where: calls.append(where) or real(raw, where=where)
+    )
+    livecodebench._decoded.cache_clear()
+    private = json.dumps([{"input": "5 7\n", "output": "12\n", "testtype": "stdin"}])
+    row = {
+        "question_id": "decode-once",
+        "question_content": "Read a and b, print a+b.",
+        "starter_code": "",
+        "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+        "private_test_cases": base64.b64encode(zlib.compress(pickle.dumps(private))).decode("ascii"),
+        "metadata": "{}",
+    }
+    path = tmp_path / "lcb.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (example,) = TASKS["livecodebench"].load(data_path=str(path))
+    assert example.data["is_stdin"]
+    ctx = ScoreContext(unsafe_code_exec=True)  # no code in the completions: nothing runs
+    for protocol in ("paper", "strict"):
+        for _ in range(3):
+            assert TASKS["livecodebench"].protocol(protocol).score(example, "", ctx).reason == "unparsed"
+    assert sorted(calls) == ["private_test_cases", "public_test_cases"]
+
+
+def test_seeded_draws_repeat_and_restore_the_global_state():
+    from sftscope.verify.instructions import seeded
+
+    state = random.getstate()
+    with seeded(7):
+        first = random.random()
+    with pytest.raises(RuntimeError), seeded(7):
+        assert random.random() == first
+        raise RuntimeError("a checker failed")
+    assert random.getstate() == state
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        ("<think>a</think> b ", "b"),
+        (" c \n", "c"),
+        ("a</think>b</think>\n c", "c"),
+        ("<think>open", "<think>open"),
+    ],
+)
+def test_alpacaeval_answer_is_the_text_after_the_last_close_tag(completion, expected):
+    from sftscope.eval.tasks.alpacaeval import answer
+
+    assert answer(completion) == expected

@@ -1,10 +1,12 @@
+import logging
 import time
 
 import pytest
 
 from sftscope.errors import InputError
 from sftscope.verify.boxed import MAX_SCAN_CHARS, last_boxed
-from sftscope.verify.math import MAX_MATH_CHARS, MathPool, MathVerifier, verify_math
+from sftscope.verify.math import MAX_MATH_CHARS, MathPool, MathVerifier, quiet_math_verify, verify_math
+from sftscope.verify.rawmath import score_math_raw
 
 HANG = "\\boxed{9^{9^{9^{9}}}}"  # sympy spends seconds on this power: a real pathological answer
 
@@ -87,6 +89,24 @@ def test_verify_math_basic_and_think_handling():
     assert verify_math("3, 5", "\\boxed{5, 3}").correct  # a bare gold list is boxed, then compared as a set
     assert verify_math("x=3", "\\boxed{3}").correct
     assert verify_math("7", "I do not know.").reason == "unparsed"
+
+
+def test_raw_math_reads_the_whole_response_and_names_an_unreadable_gold():
+    assert score_math_raw("2", "<think>\\boxed{2}").correct  # an unclosed think block still earns credit
+    assert score_math_raw("2", "<think>\\boxed{3}</think>The answer is 2.").extracted == "3"  # a box outranks
+    assert score_math_raw("2", "nothing").reason == "unparsed"
+    # A gold Math-Verify cannot read is a data problem, as in verify_math, not the model's "unparsed".
+    assert score_math_raw("", "\\boxed{2}").reason == "gold_unparsed"
+    assert score_math_raw("\\boxed{}", "2").reason == "gold_unparsed"
+    assert score_math_raw(None, "2").reason == "not_a_string"
+
+
+def test_raw_math_quiets_math_verify_logging():
+    # Math-Verify logs a parse timeout with the whole input: megabytes of stderr for one hostile completion.
+    quiet_math_verify.cache_clear()
+    logging.getLogger("math_verify").setLevel(logging.NOTSET)
+    score_math_raw("2", "\\boxed{2}")
+    assert logging.getLogger("math_verify").level == logging.ERROR
 
 
 def test_pool_matches_in_process_and_keeps_order():

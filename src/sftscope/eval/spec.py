@@ -24,6 +24,8 @@ from typing import Any, Literal
 from sftscope.records import DOMAINS, METRICS, Generator, Messages, RewardModel, SamplingParams, Verdict
 
 PAPER_SAMPLING = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768)
+# The reference's lm-eval runs (IFEval, TruthfulQA, HaluEval, MMLU-Pro) keep top_p at 1.0.
+LMEVAL_SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=1024)
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 

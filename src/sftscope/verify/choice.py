@@ -69,12 +69,12 @@ def verify_choice(gold: str, completion: str, letters: str = DEFAULT_LETTERS) ->
     """Correct when the extracted letter equals `gold`; reason "correct", "wrong" or "unparsed"."""
     if not isinstance(completion, str):
         return Verdict(False, None, NOT_A_STRING)
-    answer = split_think(completion)[1]
-    extracted = choice_in(scan_tail(answer), letters)
+    extracted = extract_choice(completion, letters)
+    note = scan_note(split_think(completion)[1])
     if extracted is None:
-        return Verdict(False, None, UNPARSED, details=scan_note(answer))
+        return Verdict(False, None, UNPARSED, details=note)
     correct = extracted == gold.strip().upper()
-    return Verdict(correct, extracted, CORRECT if correct else WRONG, details=scan_note(answer))
+    return Verdict(correct, extracted, CORRECT if correct else WRONG, details=note)
 
 
 def option_letters(value: Any) -> str:

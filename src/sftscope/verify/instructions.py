@@ -20,9 +20,10 @@ reproducible. The global random state is restored afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,25 +32,28 @@ from sftscope.verify.lmeval import strip_think
 
 @dataclass(frozen=True)
 class InstructionScores:
-    """Per-instruction results of one response, and the seed its checkers drew from."""
+    """Per-instruction strict and loose results of one response."""
 
     strict: tuple[bool, ...]
     loose: tuple[bool, ...]
-    seed: int
-
-    @property
-    def prompt_strict(self) -> bool:
-        return all(self.strict)
-
-    @property
-    def prompt_loose(self) -> bool:
-        return all(self.loose)
 
 
 def check_seed(key: Any) -> int:
     """The seed of an IFEval example's checkers: a stable function of its key (31 bits)."""
     digest = hashlib.sha256(f"ifeval:{key}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Python's global `random` seeded with `seed` inside the block (the checkers draw from it), and restored
+    to its previous state after, so a verdict neither depends on nor disturbs other draws."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def loose_variants(response: str) -> list[str]:
@@ -78,9 +82,7 @@ def check_instructions(
     """Strict and loose results of every instruction for one completion (think-stripped here)."""
     response = strip_think(completion)
     variants = loose_variants(response)
-    state = random.getstate()
-    random.seed(seed)
-    try:
+    with seeded(seed):
         # Two passes that each build their own checkers, as the reference does: an open value is drawn
         # once for the strict pass and again for the loose one.
         pairs = list(zip(instruction_ids, kwargs_list))
@@ -92,6 +94,4 @@ def check_instructions(
         for instruction_id, kwargs in pairs:
             checker = _checker(registry, instruction_id, kwargs, prompt)
             loose.append(any(v.strip() and checker.check_following(v) for v in variants))
-    finally:
-        random.setstate(state)
-    return InstructionScores(tuple(strict), tuple(loose), seed)
+    return InstructionScores(tuple(strict), tuple(loose))

@@ -19,13 +19,15 @@ from sftscope.records import CORRECT, UNPARSED, WRONG, Verdict
 
 # The fork's four substitutions, in order: closed think blocks go (with the whitespace after them), then
 # everything up to the LAST `</think>` (an opener the chat template put in the prompt), and the same two
-# for the `<|/think|>` spelling. A think block that never closes is left in place.
+# for the `<|/think|>` spelling. A think block that never closes is left in place. Each rule is
+# (pattern, the close tag a match ends with or None, strip both ends after it).
 _THINK_RULES = (
-    (re.compile(r"<think>.*?</think>\s*", re.DOTALL), True),
-    (re.compile(r"^.*</think>", re.DOTALL), False),
-    (re.compile(r"<think>.*?<\|/think\|>\s*", re.DOTALL), True),
-    (re.compile(r"^.*<\|/think\|>", re.DOTALL), False),
+    (re.compile(r"<think>.*?</think>\s*", re.DOTALL), "</think>", True),
+    (re.compile(r"^.*</think>", re.DOTALL), None, False),
+    (re.compile(r"<think>.*?<\|/think\|>\s*", re.DOTALL), "<|/think|>", True),
+    (re.compile(r"^.*<\|/think\|>", re.DOTALL), None, False),
 )
+_SPACES = re.compile(r"\s*")
 
 # MMLU-Pro's `custom-extract`: "answer is (X)" (A-J, lower-case "answer is" only) or `\boxed{X}` /
 # `\boxed{\text{X}}` (any capital letter); the FIRST match in the raw text wins.
@@ -39,10 +41,25 @@ _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 def strip_think(text: str) -> str:
     """The response as the fork's IFEval/TruthfulQA/HaluEval scorers see it (see `_THINK_RULES`)."""
-    for pattern, strip_both in _THINK_RULES:
-        text = pattern.sub("", text)
+    for pattern, close, strip_both in _THINK_RULES:
+        text = _sub_before_last(pattern, close, text) if close else pattern.sub("", text)
         text = text.strip() if strip_both else text.lstrip()
     return text
+
+
+def _sub_before_last(pattern: re.Pattern, close: str, text: str) -> str:
+    """`pattern.sub("", text)` for a `<think>.*?CLOSE\\s*` rule, in linear time.
+
+    Every match ends at a close tag and the whitespace after it, so none reaches past the last close tag's
+    whitespace run; substituting only in the text before that point gives the same result. Searching the
+    whole text instead rescans the rest from every unclosed `<think>` after the last close tag: quadratic
+    (40k characters of "<think>" took 2.6 s).
+    """
+    last = text.rfind(close)
+    if last < 0:
+        return text
+    end = _SPACES.match(text, last + len(close)).end()
+    return pattern.sub("", text[:end]) + text[end:]
 
 
 def extract_mmlu_pro(text: str) -> str:

@@ -54,24 +54,15 @@ def answer_part(completion: str, *, strip_think: bool = True) -> str | None:
     return text
 
 
-def boxed_answer(text: str) -> str:
-    """What Math-Verify parses: `\\boxed{content of the last box}` when `text` has a box, else the last
-    `MAX_MATH_CHARS` of `text`.
+def boxed_answer(text: str, boxed: str | None) -> str:
+    """What Math-Verify parses of `text`, given its last box's content (`last_boxed(text)`):
+    `\\boxed{that content}`, or without a box the last `MAX_MATH_CHARS` of `text`.
     """
-    boxed = last_boxed(text)
     if boxed is None:
         return text[-MAX_MATH_CHARS:]
     # The last box is the answer (the paper's convention). Math-Verify alone joins every box of a text
     # into a set, so "\\boxed{2}. Wait, actually \\boxed{3}" would match neither 2 nor 3.
     return "\\boxed{" + _THIN_SPACE_THOUSANDS.sub(r"\1", boxed) + "}"
-
-
-def answer_text(completion: str, *, strip_think: bool = True) -> str | None:
-    """The part of a completion that is scored: `\\boxed{last box}` when there is a box, else the text
-    (after `</think>` with `strip_think`, cut to its tail). None when the think block never closes.
-    """
-    part = answer_part(completion, strip_think=strip_think)
-    return None if part is None else boxed_answer(scan_tail(part))
 
 
 def verify_math(gold: str, completion: str, *, strip_think: bool = True, timeout: float = 5.0) -> Verdict:
@@ -95,12 +86,12 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
     """Math-Verify on an answer text as given (its last box, else its tail) against `gold`."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-    _quiet_math_verify()
+    quiet_math_verify()
     boxed = last_boxed(text)
     if boxed is not None and len(boxed) > MAX_MATH_CHARS:
         return Verdict(False, None, TOO_LONG, details={"answer_chars": len(boxed)})
     note = {"parsed_chars": MAX_MATH_CHARS} if boxed is None and len(text) > MAX_MATH_CHARS else None
-    text = boxed_answer(text)
+    text = boxed_answer(text, boxed)
     # signal.alarm only works in the main thread; elsewhere the caller (MathPool) owns the timeout.
     seconds = max(1, round(timeout)) if threading.current_thread() is threading.main_thread() else None
     gold_text = gold if "\\boxed" in gold or "\\fbox" in gold else f"\\boxed{{{gold}}}"
@@ -117,7 +108,7 @@ def verify_answer(gold: str, text: str, *, timeout: float = 5.0) -> Verdict:
 
 
 @functools.cache
-def _quiet_math_verify() -> None:
+def quiet_math_verify() -> None:
     # Math-Verify logs every timeout with the whole input: megabytes of stderr for a hostile row.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -148,8 +139,7 @@ class MathVerifier:
 
 
 def _warm_up() -> None:
-    """Math-Verify builds its regexes on first use (~0.3 s): a worker pays that before it reports ready."""
-    _quiet_math_verify()
+    """Math-Verify builds its regexes on first use: a worker pays that before it reports ready."""
     verify_answer("1", "\\boxed{1}")
 
 
@@ -169,10 +159,7 @@ class MathPool:
     def __init__(self, workers: int = 2, timeout: float = 5.0, *, strip_think: bool = True):
         from sftscope.verify.workers import WorkerPool
 
-        if workers < 1:
-            raise ValueError("workers must be >= 1")
-        if timeout <= 0:
-            raise ValueError("timeout must be > 0")
+        # WorkerPool raises ValueError on workers < 1 or a timeout that is not > 0.
         self.timeout, self.strip_think = timeout, strip_think
         self._pool = WorkerPool(
             "sftscope.verify.math:_score_row",

@@ -122,9 +122,8 @@ def verify_procedural(gold: Any, completion: str, *, entry: Any) -> Verdict:
     item = _entry(gold, entry)
     if not isinstance(completion, str):
         return Verdict(False, None, NOT_A_STRING, score=0.0)
-    answer = split_think(completion)[1]
-    note = scan_note(answer)
-    extracted = answer_in(scan_tail(answer))
+    note = scan_note(split_think(completion)[1])
+    extracted = extract_procedural(completion)
     if extracted is None:
         return Verdict(False, None, UNPARSED, score=0.0, details=note)
     if len(extracted) > MAX_ANSWER_CHARS:

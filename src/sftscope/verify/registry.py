@@ -11,7 +11,7 @@ fields a scorer needs besides gold are keyword arguments:
 | procedural    | reasoning-gym answer      | entry={question, answer, metadata}       | verify/procedural.py |
 | code          | problem dict or its JSON  | HumanEval or LiveCodeBench fields        | verify/code.py    |
 | refusal       | unused                    | -                                        | verify/safety.py  |
-| hexphi-judge  | unused                    | question=, generator= (a judge backend)  | verify/safety.py  |
+| hexphi-judge  | unused                    | question=, generator= (a judge backend)  | verify/policy_judge.py |
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from sftscope.verify.choice import ChoiceVerifier
 from sftscope.verify.code import CodeVerifier
 from sftscope.verify.countdown import CountdownVerifier
 from sftscope.verify.math import MathVerifier
+from sftscope.verify.policy_judge import JudgeScorer
 from sftscope.verify.procedural import ProceduralVerifier
-from sftscope.verify.safety import JudgeScorer, RefusalVerifier
+from sftscope.verify.safety import RefusalVerifier
 
 
 class Verifier(Protocol):

@@ -61,8 +61,7 @@ def prompt(example: Example) -> list[dict[str, str]]:
 
 def answer(completion: str) -> str:
     """The reference's `extract_answer`: after the last `</think>` when there is one, stripped."""
-    parts = completion.split("</think>")
-    return parts[-1].strip() if len(parts) > 1 else completion.strip()
+    return completion.split("</think>")[-1].strip()
 
 
 def score_paper(examples: list[Example], completions: list[str], ctx: ScoreContext) -> list[Verdict]:

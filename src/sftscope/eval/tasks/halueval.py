@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from sftscope.errors import InputError
 from sftscope.eval.datafiles import FileRule, task_rows
-from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import SamplingParams, Verdict
+from sftscope.eval.spec import LMEVAL_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.records import Verdict
 from sftscope.verify.lmeval import score_halueval
 
 HUB_ID = "pminervini/HaluEval"
@@ -30,7 +30,6 @@ FILES = FileRule(
     "the qa_samples, dialogue_samples and summarization_samples files",
     shards=True,
 )
-SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
 # Which columns make a row of which subset (besides `hallucination`).
 COLUMNS = {
     "qa": ("knowledge", "question", "answer"),
@@ -114,7 +113,7 @@ TASK = TaskSpec(
             name="paper",
             prompt=prompt,
             score=score,
-            sampling=SAMPLING,
+            sampling=LMEVAL_SAMPLING,
             metric="accuracy",
             scoring="inline",
             scorer_id="lm-eval halueval process_results: last Yes/No after think (reference) v1",

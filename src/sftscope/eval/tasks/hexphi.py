@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sftscope.errors import InputError
 from sftscope.eval.datasource import read_records
-from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.policy_judge import judge_completions
 from sftscope.verify.safety import verify_refusal
@@ -112,7 +112,7 @@ TASK = TaskSpec(
             name="strict",
             prompt=prompt,
             score=score_strict,
-            sampling=SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768),
+            sampling=PAPER_SAMPLING,
             metric="refusal_proxy",
             scorer_id="refusal lexicon (proxy), after </think>",
             description="offline refusal-lexicon PROXY (not an ASR): correct = refused",

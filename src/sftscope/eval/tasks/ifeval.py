@@ -26,19 +26,15 @@ rather than silently mis-scoring those prompts. On a machine with no internet, I
 
 from __future__ import annotations
 
-import random
-
 from sftscope.errors import InputError
 from sftscope.eval.datafiles import task_rows
 from sftscope.eval.datasource import require
-from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import CORRECT, WRONG, SamplingParams, Verdict
-from sftscope.verify.instructions import check_instructions, check_seed
+from sftscope.eval.spec import LMEVAL_SAMPLING, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.records import CORRECT, WRONG, Verdict
+from sftscope.verify.instructions import check_instructions, check_seed, seeded
 
 HUB_ID = "google/IFEval"
 NLTK_RESOURCES = ("tokenizers/punkt", "tokenizers/punkt_tab")
-PAPER_SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
-STRICT_SAMPLING = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=32768)
 
 
 def checkers() -> dict:
@@ -135,14 +131,10 @@ def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdic
 
     data = example.data
     seed = check_seed(_key(example))
-    state = random.getstate()
-    random.seed(seed)
-    try:
+    with seeded(seed):
         results, _ = evaluate_instructions(
             completion, data["instruction_id_list"], data["kwargs"], data["prompt"], checkers()
         )
-    finally:
-        random.setstate(state)
     if not results:  # an empty answer: if-verifiable returns no per-instruction results
         results_strict = [False] * len(data["instruction_id_list"])
         return _verdict(results_strict, results_strict, seed)
@@ -159,7 +151,7 @@ TASK = TaskSpec(
             name="paper",
             prompt=paper_prompt,
             score=score_paper,
-            sampling=PAPER_SAMPLING,
+            sampling=LMEVAL_SAMPLING,
             n_samples=1,
             metric="ifeval",
             scoring="inline",
@@ -170,7 +162,7 @@ TASK = TaskSpec(
             name="strict",
             prompt=strict_prompt,
             score=score_strict,
-            sampling=STRICT_SAMPLING,
+            sampling=PAPER_SAMPLING,
             n_samples=1,
             metric="ifeval",
             scoring="inline",

@@ -20,6 +20,9 @@ Protocols:
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from sftscope.eval.datafiles import FileRule, task_rows
 from sftscope.eval.datasource import require
 from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
@@ -34,6 +37,11 @@ FILES = FileRule(
     "the release_v2 files test.jsonl and test2.jsonl",
 )
 TEST_TIMEOUT_S = 6.0
+TEST_FIELDS = ("public_test_cases", "private_test_cases")
+# Decoded test sets kept for the samples that follow. A problem's samples are scored together (threads
+# interleave a few problems), so a small cache decodes each problem once per pass without holding a whole
+# release's decoded tests in memory.
+DECODED_FIELDS = 32
 PAPER_PREAMBLE = (
     "You are an expert Python programmer. You will be given a question (problem specification) and will "
     "generate a correct Python program that matches the specification and passes all tests."
@@ -78,8 +86,9 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
             "private_test_cases": row.get("private_test_cases") or "[]",
             "metadata": row.get("metadata") or "{}",
         }
-        lcb_tests(problem)  # decode once now, so a corrupt row fails at load time, not per sample
-        public = decode_tests(problem["public_test_cases"], where="public_test_cases")
+        decoded = with_decoded_tests(problem)
+        lcb_tests(decoded)  # a corrupt row (tests or metadata) fails here, at load time, not per sample
+        public = decoded["public_test_cases"]
         data = {
             "question": row["question_content"],
             "starter_code": row["starter_code"] or "",
@@ -89,6 +98,24 @@ def load(limit: int | None, data_path: str | None) -> list[Example]:
         }
         examples.append(Example(id=problem["question_id"], gold=None, data=data))
     return examples
+
+
+@functools.lru_cache(maxsize=DECODED_FIELDS)
+def _decoded(raw: str, field: str) -> list[dict[str, str]]:
+    # Keyed by the raw text itself, not the question id: rows of `eval score` may reuse ids. A str caches
+    # its hash, so a hit costs no rescan of the (often megabytes of) encoded tests.
+    return decode_tests(raw, where=field)
+
+
+def with_decoded_tests(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its encoded test fields decoded (the hub's base64+zlib+pickle: the costly part of scoring
+    a sample). Lists and empty or missing fields are left for the scorers, which check them as before."""
+    decoded = dict(row)
+    for field in TEST_FIELDS:
+        raw = row.get(field)
+        if isinstance(raw, str) and raw:
+            decoded[field] = _decoded(raw, field)
+    return decoded
 
 
 def paper_prompt(example: Example) -> list[dict[str, str]]:
@@ -109,12 +136,12 @@ def strict_prompt(example: Example) -> list[dict[str, str]]:
 
 def score_paper(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
     # A loaded example keeps the hub columns under "problem"; a row of `eval score` holds them itself.
-    row = example.data.get("problem", example.data)
+    row = with_decoded_tests(example.data.get("problem", example.data))
     return score_lcb_reference(lcb_problem(row), completion, allow_unsafe=ctx.unsafe_code_exec)
 
 
 def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdict:
-    problem = example.data.get("problem", example.data)
+    problem = with_decoded_tests(example.data.get("problem", example.data))
     return score_lcb(problem, completion, per_test_s=TEST_TIMEOUT_S, allow_unsafe=ctx.unsafe_code_exec)
 
 

@@ -26,7 +26,7 @@ import random
 
 from sftscope.eval.datafiles import FileRule, task_rows
 from sftscope.eval.datasource import require
-from sftscope.eval.spec import PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.eval.spec import LMEVAL_SAMPLING, PAPER_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
 from sftscope.records import SamplingParams, Verdict
 from sftscope.verify.choice import verify_choice
 from sftscope.verify.lmeval import score_mmlu_pro
@@ -39,7 +39,6 @@ PAPER_INSTRUCTION = (
     "Please reason step by step and return your final answer within \\boxed{}. "
     "Only include the letter choice (A, B, C, D, E, F, G, H, I or J) as your final answer."
 )
-PAPER_DECODING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=PAPER_SAMPLING.max_new_tokens)
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=PAPER_SAMPLING.max_new_tokens)
 
 
@@ -97,7 +96,7 @@ TASK = TaskSpec(
             name="paper",
             prompt=paper_prompt,
             score=score_paper,
-            sampling=PAPER_DECODING,
+            sampling=LMEVAL_SAMPLING,
             n_samples=1,
             metric="accuracy",
             scoring="inline",

@@ -21,12 +21,11 @@ from __future__ import annotations
 from sftscope.errors import InputError
 from sftscope.eval.datafiles import FileRule, task_rows
 from sftscope.eval.datasource import require
-from sftscope.eval.spec import Example, ScoreContext, TaskProtocol, TaskSpec
-from sftscope.records import CORRECT, WRONG, SamplingParams, Verdict
+from sftscope.eval.spec import LMEVAL_SAMPLING, Example, ScoreContext, TaskProtocol, TaskSpec
+from sftscope.records import CORRECT, WRONG, Verdict
 
 HUB_ID = "truthfulqa/truthful_qa"
 FILES = FileRule(("*generation*",), "the generation config's file", shards=True)
-SAMPLING = SamplingParams(temperature=0.6, top_p=1.0, max_new_tokens=32768)
 QUESTION_PREFIX = "\n\nQ: "
 
 
@@ -86,7 +85,7 @@ TASK = TaskSpec(
             name="paper",
             prompt=prompt,
             score_batch=score_paper,
-            sampling=SAMPLING,
+            sampling=LMEVAL_SAMPLING,
             metric="truthfulqa",
             needs=("truthfulqa_judges",),
             scorer_id="truth/info judges: 'Q:..A:..True:'/'Helpful:', yes anywhere (reference) v1",
