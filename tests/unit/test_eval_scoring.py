@@ -266,3 +266,28 @@ def test_rescore_on_a_read_only_db_writes_nothing(tmp_path):
         (result,) = rescore(store, task="hexphi")
         assert result.changed == 1 and not result.written
         assert store.samples()[0].correct  # unchanged on disk
+
+
+def test_math_workers_warm_up_before_their_first_row(monkeypatch):
+    from sftscope.verify import workers
+
+    made = []
+
+    class Recording(workers.WorkerPool):
+        def __init__(self, target, **kwargs):
+            made.append(kwargs)
+            super().__init__(target, **kwargs)
+
+    monkeypatch.setattr(workers, "WorkerPool", Recording)
+    spec = TASKS["math500"]
+    with SampleScorer(spec, spec.protocol("paper"), ScoreContext(threads=1, timeout=5)) as scorer:
+        (verdict,) = scorer.score([Example("a", "4")], ["\\boxed{4}"])
+    assert verdict.correct
+    (kwargs,) = made
+    assert kwargs["warmup"] == "sftscope.verify.math:warm_up"
+    assert kwargs["preload"] == ("sftscope.eval.tasks", "sftscope.verify.math")
+
+
+def test_a_worker_warmup_belongs_to_a_processes_protocol():
+    with pytest.raises(ValueError, match="worker_warmup"):
+        TaskProtocol("x", lambda ex: [], SamplingParams(), score=lambda *a: None, worker_warmup="m:f")

@@ -130,6 +130,10 @@ class SampleScorer:
         except Exception as exc:  # a scorer bug or hostile output must not abort a sweep
             return _error(exc)
 
+    def _warmup_module(self) -> tuple[str, ...]:
+        warmup = self.protocol.worker_warmup
+        return (warmup.split(":")[0],) if warmup else ()
+
     def _score_in_processes(self, examples: Sequence[Example], completions: Sequence[str]) -> list[Outcome]:
         from sftscope.verify.workers import WorkerPool
 
@@ -138,7 +142,8 @@ class SampleScorer:
                 "sftscope.eval.scoring:score_in_worker",
                 workers=max(1, self.ctx.threads),
                 timeout=self.ctx.timeout,
-                preload=("sftscope.eval.tasks",),
+                preload=("sftscope.eval.tasks", *self._warmup_module()),
+                warmup=self.protocol.worker_warmup,
             )
         rows = [(self.spec.name, self.protocol.name, ex, c) for ex, c in zip(examples, completions)]
         outcomes: list[Outcome] = []

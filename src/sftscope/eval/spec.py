@@ -78,6 +78,9 @@ class TaskProtocol:
     score: RowScorer | None = None
     score_batch: BatchScorer | None = None
     scoring: ScoreMode = "inline"
+    # scoring="processes": "module:function" each worker runs once before it takes rows, so imports and
+    # first-use costs (Math-Verify's regexes) are not charged to the first row's timeout.
+    worker_warmup: str | None = None
     needs: tuple[str, ...] = ()
     scorer_id: str = ""
     description: str = ""  # one line for `eval list`: what this protocol does (and any known deviation)
@@ -89,6 +92,10 @@ class TaskProtocol:
             raise ValueError(f"protocol {self.name}: metric {self.metric!r} is not one of {METRICS}")
         if self.n_samples < 1:
             raise ValueError(f"protocol {self.name}: n_samples must be >= 1")
+        if self.worker_warmup is not None and (self.scoring != "processes" or ":" not in self.worker_warmup):
+            raise ValueError(
+                f"protocol {self.name}: worker_warmup is 'module:function' for scoring='processes'"
+            )
         unknown = [n for n in self.needs if n not in NEEDS]
         if unknown:
             raise ValueError(f"protocol {self.name}: unknown needs {unknown} (known: {NEEDS})")

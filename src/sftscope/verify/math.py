@@ -138,7 +138,7 @@ class MathVerifier:
         return verify_math(math_gold(gold), completion, strip_think=strip_think)
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Math-Verify builds its regexes on first use: a worker pays that before it reports ready."""
     verify_answer("1", "\\boxed{1}")
 
@@ -166,7 +166,7 @@ class MathPool:
             workers=workers,
             timeout=timeout,
             preload=("math_verify", "sftscope.verify.math"),
-            warmup="sftscope.verify.math:_warm_up",
+            warmup="sftscope.verify.math:warm_up",
         )
 
     def __enter__(self) -> MathPool:

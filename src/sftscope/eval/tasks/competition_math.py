@@ -35,6 +35,9 @@ def score_strict(example: Example, completion: str, ctx: ScoreContext) -> Verdic
     return verify_math(example.gold or "", completion, strip_think=True)
 
 
+MATH_WARMUP = "sftscope.verify.math:warm_up"  # quiets Math-Verify and builds its regexes
+
+
 def protocols(n_samples: int) -> tuple[TaskProtocol, TaskProtocol]:
     """(paper, strict) for a competition-math task sampled `n_samples` times per problem."""
     paper = TaskProtocol(
@@ -45,6 +48,7 @@ def protocols(n_samples: int) -> tuple[TaskProtocol, TaskProtocol]:
         n_samples=n_samples,
         metric="accuracy",
         scoring="processes",
+        worker_warmup=MATH_WARMUP,
         scorer_id="math-verify parse(full raw response) vs boxed gold (reference math_eval) v1",
         description="as the reference: prompt with '\\n ', whole raw response parsed (think included)",
     )
@@ -56,6 +60,7 @@ def protocols(n_samples: int) -> tuple[TaskProtocol, TaskProtocol]:
         n_samples=n_samples,
         metric="accuracy",
         scoring="processes",
+        worker_warmup=MATH_WARMUP,
         scorer_id="math-verify after </think> (strict)",
         description="last box after </think>; an unclosed think block is wrong",
     )
